@@ -1,0 +1,66 @@
+/// The CPU backend: OpenBLAS for GEMM, Swift loops elsewhere. It is the reference that every
+/// OpenCL kernel is checked against, and the fallback on machines without a GPU.
+public final class CPUBackend: Backend {
+    public let kind = BackendKind.cpu
+    public let blas = BLASInfo.current()
+    public var name: String { "cpu (OpenBLAS \(blas.core), \(blas.threads) threads)" }
+
+    public init() {}
+
+    public func makeTensor(_ shape: [Int], dtype: DType) throws -> Tensor {
+        let count = shape.reduce(1, *)
+        return Tensor(shape: shape, dtype: dtype, storage: HostStorage(byteCount: count * dtype.byteSize))
+    }
+
+    /// The float32 contents of a CPU tensor.
+    func host(_ t: Tensor, _ role: String) throws -> UnsafeMutablePointer<Float> {
+        try Check.dtype(t, .float32, role)
+        return try storage(t, role).raw.assumingMemoryBound(to: Float.self)
+    }
+
+    /// The int32 contents of a CPU tensor.
+    func hostInt32(_ t: Tensor, _ role: String) throws -> UnsafeMutablePointer<Int32> {
+        try Check.dtype(t, .int32, role)
+        return try storage(t, role).raw.assumingMemoryBound(to: Int32.self)
+    }
+
+    private func storage(_ t: Tensor, _ role: String) throws -> HostStorage {
+        guard let s = t.storage as? HostStorage else {
+            throw EngineError.usage("\(role): tensor \(t.shape.shapeDescription) lives on another backend, not the CPU")
+        }
+        return s
+    }
+
+    public func write(_ values: [Float], to tensor: Tensor) throws {
+        let p = try host(tensor, "write")
+        guard values.count == tensor.count else {
+            throw EngineError.usage("write: \(values.count) values into a tensor of \(tensor.count)")
+        }
+        values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    public func read(_ tensor: Tensor) throws -> [Float] {
+        let p = try host(tensor, "read")
+        return Array(UnsafeBufferPointer(start: p, count: tensor.count))
+    }
+
+    public func writeInt32(_ values: [Int32], to tensor: Tensor) throws {
+        let p = try hostInt32(tensor, "write")
+        guard values.count == tensor.count else {
+            throw EngineError.usage("write: \(values.count) values into a tensor of \(tensor.count)")
+        }
+        values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    public func readInt32(_ tensor: Tensor) throws -> [Int32] {
+        let p = try hostInt32(tensor, "read")
+        return Array(UnsafeBufferPointer(start: p, count: tensor.count))
+    }
+
+    public func fill(_ tensor: Tensor, with value: Float) throws {
+        let p = try host(tensor, "fill")
+        p.update(repeating: value, count: tensor.count)
+    }
+
+    public func synchronize() throws {}
+}

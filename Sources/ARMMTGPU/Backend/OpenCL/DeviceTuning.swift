@@ -1,0 +1,42 @@
+/// Per-device tunables, emitted as the `#define` preamble every program is built with
+/// (CLBlast's scheme: kernels hold `#ifndef X / #define X default`, the host overrides).
+public struct DeviceTuning: Sendable {
+    public var gemmTileM = 64
+    public var gemmTileN = 64
+    public var gemmTileK = 16
+    public var gemmWorkPerThreadM = 4
+    public var gemmWorkPerThreadN = 4
+
+    public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
+        var t = DeviceTuning()
+        if !info.isGPU {
+            // CPU OpenCL (PoCL) vectorises across work-items; smaller tiles keep more work-groups
+            // for its threads and cost little since local memory is ordinary cache there.
+            t.gemmTileM = 32
+            t.gemmTileN = 32
+            t.gemmWorkPerThreadM = 2
+            t.gemmWorkPerThreadN = 2
+        }
+        return t
+    }
+
+    var gemmLocalSize: [Int] { [gemmTileN / gemmWorkPerThreadN, gemmTileM / gemmWorkPerThreadM, 1] }
+
+    /// The preamble: element type, device flags, tunables.
+    func preamble(for info: OpenCLDeviceInfo) -> String {
+        let vendor = info.vendor.lowercased()
+        let lines = [
+            "#define REAL float",
+            "#define DEVICE_IS_GPU \(info.isGPU ? 1 : 0)",
+            "#define DEVICE_IS_NVIDIA \(vendor.contains("nvidia") ? 1 : 0)",
+            "#define DEVICE_MAX_WORK_GROUP \(info.maxWorkGroupSize)",
+            "#define DEVICE_LOCAL_MEM_BYTES \(info.localMemoryBytes)",
+            "#define GEMM_TILE_M \(gemmTileM)",
+            "#define GEMM_TILE_N \(gemmTileN)",
+            "#define GEMM_TILE_K \(gemmTileK)",
+            "#define GEMM_WPT_M \(gemmWorkPerThreadM)",
+            "#define GEMM_WPT_N \(gemmWorkPerThreadN)",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

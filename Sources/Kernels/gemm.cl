@@ -1,0 +1,107 @@
+// Strided batched GEMM, row-major: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] (+ bias[n]).
+// One work-group computes a GEMM_TILE_M x GEMM_TILE_N tile of C; each work-item computes
+// GEMM_WPT_M x GEMM_WPT_N outputs spaced GEMM_RTS_M / GEMM_RTS_N apart, so neighbouring
+// work-items touch neighbouring columns (coalesced stores, conflict-free local reads).
+// Edges are handled by zero-filling the local tiles, so any M, N, K works.
+
+#ifndef GEMM_TILE_M
+#define GEMM_TILE_M 64
+#endif
+#ifndef GEMM_TILE_N
+#define GEMM_TILE_N 64
+#endif
+#ifndef GEMM_TILE_K
+#define GEMM_TILE_K 16
+#endif
+#ifndef GEMM_WPT_M
+#define GEMM_WPT_M 4
+#endif
+#ifndef GEMM_WPT_N
+#define GEMM_WPT_N 4
+#endif
+#define GEMM_RTS_M (GEMM_TILE_M / GEMM_WPT_M)
+#define GEMM_RTS_N (GEMM_TILE_N / GEMM_WPT_N)
+#define GEMM_WG (GEMM_RTS_M * GEMM_RTS_N)
+
+inline void gemm_tile(const int ta, const int tb,
+                      const int M, const int N, const int K, const REAL alpha,
+                      __global const REAL* restrict A, const int lda,
+                      __global const REAL* restrict B, const int ldb,
+                      const REAL beta, __global REAL* C, const int ldc,
+                      __global const REAL* restrict bias, const int hasBias,
+                      __local REAL* As, __local REAL* Bs)
+{
+    const int tx = get_local_id(0);
+    const int ty = get_local_id(1);
+    const int lid = ty * GEMM_RTS_N + tx;
+    const int m0 = get_group_id(1) * GEMM_TILE_M;
+    const int n0 = get_group_id(0) * GEMM_TILE_N;
+
+    REAL acc[GEMM_WPT_M][GEMM_WPT_N];
+    for (int i = 0; i < GEMM_WPT_M; ++i)
+        for (int j = 0; j < GEMM_WPT_N; ++j) acc[i][j] = 0;
+
+    for (int k0 = 0; k0 < K; k0 += GEMM_TILE_K) {
+        // As[kk][mm] = op(A)[m0 + mm][k0 + kk]; consecutive work-items read consecutive addresses.
+        for (int l = lid; l < GEMM_TILE_K * GEMM_TILE_M; l += GEMM_WG) {
+            const int mm = ta ? l % GEMM_TILE_M : l / GEMM_TILE_K;
+            const int kk = ta ? l / GEMM_TILE_M : l % GEMM_TILE_K;
+            const int gm = m0 + mm, gk = k0 + kk;
+            REAL v = 0;
+            if (gm < M && gk < K) v = ta ? A[gk * lda + gm] : A[gm * lda + gk];
+            As[kk * GEMM_TILE_M + mm] = v;
+        }
+        // Bs[kk][nn] = op(B)[k0 + kk][n0 + nn]
+        for (int l = lid; l < GEMM_TILE_K * GEMM_TILE_N; l += GEMM_WG) {
+            const int nn = tb ? l / GEMM_TILE_K : l % GEMM_TILE_N;
+            const int kk = tb ? l % GEMM_TILE_K : l / GEMM_TILE_N;
+            const int gn = n0 + nn, gk = k0 + kk;
+            REAL v = 0;
+            if (gn < N && gk < K) v = tb ? B[gn * ldb + gk] : B[gk * ldb + gn];
+            Bs[kk * GEMM_TILE_N + nn] = v;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < GEMM_TILE_K; ++kk) {
+            REAL a[GEMM_WPT_M], b[GEMM_WPT_N];
+            for (int i = 0; i < GEMM_WPT_M; ++i) a[i] = As[kk * GEMM_TILE_M + ty + i * GEMM_RTS_M];
+            for (int j = 0; j < GEMM_WPT_N; ++j) b[j] = Bs[kk * GEMM_TILE_N + tx + j * GEMM_RTS_N];
+            for (int i = 0; i < GEMM_WPT_M; ++i)
+                for (int j = 0; j < GEMM_WPT_N; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    for (int i = 0; i < GEMM_WPT_M; ++i) {
+        const int m = m0 + ty + i * GEMM_RTS_M;
+        if (m >= M) continue;
+        for (int j = 0; j < GEMM_WPT_N; ++j) {
+            const int n = n0 + tx + j * GEMM_RTS_N;
+            if (n >= N) continue;
+            REAL r = alpha * acc[i][j];
+            // BLAS semantics: with beta == 0, C is not read (it may hold garbage or NaN).
+            if (beta != 0) r = fma(beta, C[m * ldc + n], r);
+            if (hasBias) r += bias[n];
+            C[m * ldc + n] = r;
+        }
+    }
+}
+
+#define GEMM_KERNEL(NAME, TA, TB)                                                              \
+__kernel __attribute__((reqd_work_group_size(GEMM_RTS_N, GEMM_RTS_M, 1)))                     \
+void NAME(const int M, const int N, const int K, const REAL alpha,                            \
+          __global const REAL* restrict A, const int offA, const int lda, const int strideA,  \
+          __global const REAL* restrict B, const int offB, const int ldb, const int strideB,  \
+          const REAL beta, __global REAL* C, const int offC, const int ldc, const int strideC,\
+          __global const REAL* restrict bias, const int offBias, const int hasBias)           \
+{                                                                                              \
+    __local REAL As[GEMM_TILE_K * GEMM_TILE_M];                                                \
+    __local REAL Bs[GEMM_TILE_K * GEMM_TILE_N];                                                \
+    const int b = get_group_id(2);                                                             \
+    gemm_tile(TA, TB, M, N, K, alpha, A + offA + b * strideA, lda, B + offB + b * strideB, ldb,\
+              beta, C + offC + b * strideC, ldc, bias + offBias, hasBias, As, Bs);             \
+}
+
+GEMM_KERNEL(gemm_nn, 0, 0)
+GEMM_KERNEL(gemm_nt, 0, 1)
+GEMM_KERNEL(gemm_tn, 1, 0)
+GEMM_KERNEL(gemm_tt, 1, 1)
