@@ -72,7 +72,7 @@ public enum GemmChecks {
         return Comparison.compare("C", actual: got, expected: exp, tolerance: tolerance)
     }
 
-    static func cases() -> [EquivalenceCase] {
+    public static func cases() -> [EquivalenceCase] {
         var out: [EquivalenceCase] = []
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             out.append(make(m: 3, n: 5, k: 7, transA: ta, transB: tb, quick: true))
