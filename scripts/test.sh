@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Quick start, command 2: the whole test suite (OpenCL tests run on PoCL when no GPU is present).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+# Python side of the data-format tests; they skip cleanly if this fails (e.g. no network).
+python3 -m pip install -q numpy safetensors 2>/dev/null || echo "note: numpy/safetensors unavailable; Python interop tests will skip"
+swift build --build-tests
+swift test
