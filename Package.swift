@@ -1,5 +1,17 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// Plain-Swift CPU kernels need AVX2 + FMA to be fast: Swift's default x86-64 target is SSE2
+// and lowers fma() to a libm call. Every x86-64 GPU host of the last decade has both
+// (Intel Haswell, AMD Zen and later); the CLI checks at start-up and says so clearly if not.
+// ARMMT_TARGET_CPU=x86-64 builds for older machines.
+let targetCPU = ProcessInfo.processInfo.environment["ARMMT_TARGET_CPU"] ?? "haswell"
+#if arch(x86_64)
+let cpuFlags: [String] = targetCPU.isEmpty ? [] : ["-target-cpu", targetCPU]
+#else
+let cpuFlags: [String] = []
+#endif
 
 let package = Package(
     name: "armmt-gpu",
@@ -30,12 +42,16 @@ let package = Package(
             resources: [
                 .embedInCode("common.cl"),
                 .embedInCode("gemm.cl"),
+                .embedInCode("probe.cl"),
             ]
         ),
         .target(
             name: "ARMMTGPU",
             dependencies: ["COpenCL", "COpenBLAS", "Kernels"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: [
+                .unsafeFlags(cpuFlags),
+                .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+            ]
         ),
         .executableTarget(
             name: "ARMMTTrain",

@@ -11,9 +11,13 @@ struct ARMMTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "armmt-gpu",
         abstract: "Train and evaluate ARMMT multimodal re-rankers on OpenCL GPUs or the CPU.",
-        subcommands: [InfoCommand.self, SelfTestCommand.self])
+        subcommands: [InfoCommand.self, SelfTestCommand.self, BenchCommand.self])
 
     static func main() {
+        if let reason = HostCPU.unsupportedReason() {
+            printError(reason)
+            Foundation.exit(1)
+        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

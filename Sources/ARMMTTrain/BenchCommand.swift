@@ -1,0 +1,57 @@
+import ARMMTGPU
+import ArgumentParser
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks: medians after warm-up, compile time excluded.",
+        subcommands: [BenchKernelsCommand.self])
+}
+
+struct BenchKernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Time every op at the default config's shapes and one large shape; report GFLOP/s, GB/s and fraction of the device's measured peak.")
+
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    @Option(name: .long, help: "Only ops whose name contains this text.")
+    var op: String?
+
+    @Flag(name: .long, help: "Skip the large shapes.")
+    var noLarge = false
+
+    func run() throws {
+        let backend = try deviceOptions.selector().makeBackend()
+        var isGPU = false
+        if let ocl = backend as? OpenCLBackend {
+            try ocl.compileAll()
+            isGPU = ocl.context.info.isGPU
+        }
+        let peaks = try DeviceProbes.measure(backend)
+        if !json {
+            print("device: \(backend.name)")
+            print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9))
+            print("op".padding(toLength: 14, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
+                  + "    median µs    GFLOP/s       GB/s  % of peak")
+        }
+        let benches = KernelBenchmarks.all(large: !noLarge, isGPU: isGPU).filter { op == nil || $0.op.contains(op!) }
+        let results = try KernelBenchmarks.run(benches, on: backend, peaks: peaks) { r in
+            if !json {
+                print(r.op.padding(toLength: 14, withPad: " ", startingAt: 0) + r.shape.padding(toLength: 56, withPad: " ", startingAt: 0)
+                      + String(format: " %12.1f %10.1f %10.1f %7.1f%% %@", r.medianMicroseconds, r.gflops, r.gbytesPerSecond,
+                               100 * r.fractionOfPeak, r.bound == .compute ? "of FMA" : "of copy"))
+            }
+        }
+        if json {
+            struct Report: Encodable { var device: String; var peaks: DevicePeaks; var results: [KernelBenchResult] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(Report(device: backend.name, peaks: peaks, results: results)), as: UTF8.self))
+        }
+    }
+}
