@@ -42,6 +42,7 @@ let package = Package(
             resources: [
                 .embedInCode("common.cl"),
                 .embedInCode("gemm.cl"),
+                .embedInCode("copy.cl"),
                 .embedInCode("probe.cl"),
             ]
         ),

@@ -7,12 +7,13 @@ public enum KernelSources {
     /// Helpers shared by every family (index types, the poison-safe reductions).
     public static let common = text(PackageResources.common_cl)
     public static let gemm = text(PackageResources.gemm_cl)
+    public static let copy = text(PackageResources.copy_cl)
     /// Bandwidth and FMA probes for the benchmarks (not part of `all`: no model op uses them).
     public static let probe = text(PackageResources.probe_cl)
 
     /// Every family by name, for the compile-all check and `info`.
     public static var all: [(name: String, source: String)] {
-        [("gemm", gemm)]
+        [("gemm", gemm), ("copy", copy)]
     }
 
     private static func text(_ bytes: [UInt8]) -> String {
