@@ -30,6 +30,9 @@ let package = Package(
             resources: [
                 .embedInCode("common.cl"),
                 .embedInCode("gemm.cl"),
+                .embedInCode("embedding.cl"),
+                .embedInCode("loss.cl"),
+                .embedInCode("optimizer.cl"),
             ]
         ),
         .target(

@@ -36,6 +36,9 @@ public enum SelfTest {
     /// Every registered case, in report order.
     public static func cases() -> [EquivalenceCase] {
         GemmChecks.cases()
+            + EmbeddingChecks.cases()
+            + LossChecks.cases()
+            + OptimizerChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.
