@@ -71,7 +71,7 @@ public enum EmbeddingChecks {
         }
     }
 
-    static func cases() -> [EquivalenceCase] {
+    public static func cases() -> [EquivalenceCase] {
         [
             gather(rows: 5, dim: 3, count: 7, quick: true),
             gather(rows: 4, dim: 2, count: 3, width: 9, column: 5, quick: true),

@@ -103,7 +103,7 @@ public enum LossChecks {
         }
     }
 
-    static func cases() -> [EquivalenceCase] {
+    public static func cases() -> [EquivalenceCase] {
         [
             bce(rows: 7, targets: 2, quick: true),
             bce(rows: 3, targets: 1, labelWidth: 3, labelColumn: 2, quick: true),

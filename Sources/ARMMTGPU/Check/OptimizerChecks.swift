@@ -3,7 +3,7 @@ public enum OptimizerChecks {
     /// The global norm and clip scale of tensors with the given element counts.
     public static func gradientNorm(counts: [Int], maxNorm: Float, quick: Bool = false) -> EquivalenceCase {
         EquivalenceCase(op: "grad_norm", shape: "counts=\(counts) maxNorm=\(maxNorm)", quick: quick) { backend in
-            var rng = SeededRandom(seed: UInt64(counts.reduce(17) { $0 &* 31 &+ $1 }))
+            var rng = SeededRandom(seed: UInt64(bitPattern: Int64(counts.reduce(17) { $0 &* 31 &+ $1 })))
             let values = counts.map { rng.floats($0) }
             let tensors = try zip(values, counts).map { try backend.tensor($0.0, shape: [$0.1]) }
             let tn = try backend.makeTensor([1]), ts = try backend.makeTensor([1])
@@ -57,7 +57,7 @@ public enum OptimizerChecks {
         }
     }
 
-    static func cases() -> [EquivalenceCase] {
+    public static func cases() -> [EquivalenceCase] {
         [
             gradientNorm(counts: [3, 7], maxNorm: 1, quick: true),
             gradientNorm(counts: [1], maxNorm: 100, quick: true),
