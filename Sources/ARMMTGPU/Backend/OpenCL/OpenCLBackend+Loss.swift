@@ -13,7 +13,8 @@ extension OpenCLBackend: LossOps {
         ]
         let k = try kernel("loss_bce", family: "loss", source: KernelSources.loss)
         // One work-group per target (see loss.cl); it also writes the zero loss of an empty batch.
-        try k.launch(args, global: [s.targets * tuning.lossWorkGroup], local: [tuning.lossWorkGroup])
+        let wg = try treeWorkGroup(tuning.lossWorkGroup, "lossWorkGroup")
+        try k.launch(args, global: [s.targets * wg], local: [wg])
     }
 
     public func listwiseSoftmaxCrossEntropy(logits: Tensor, labels: Tensor, labelColumn: Int, mask: Tensor,
@@ -29,6 +30,7 @@ extension OpenCLBackend: LossOps {
             .buffer(try buffer(dLogits, "listwise dLogits")),
         ]
         let k = try kernel("loss_listwise", family: "loss", source: KernelSources.loss)
-        try k.launch(args, global: [s.targets * tuning.lossWorkGroup], local: [tuning.lossWorkGroup])
+        let wg = try treeWorkGroup(tuning.lossWorkGroup, "lossWorkGroup")
+        try k.launch(args, global: [s.targets * wg], local: [wg])
     }
 }

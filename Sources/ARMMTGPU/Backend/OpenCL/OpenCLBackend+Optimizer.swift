@@ -5,7 +5,7 @@ extension OpenCLBackend: OptimizerOps {
         try OptimizerValidation.gradientNorm(tensors, maxNorm: maxNorm, norm: norm, clipScale: clipScale)
         let buffers = try tensors.enumerated().map { try buffer($0.element, "gradient norm tensor \($0.offset)") }
         let bn = try buffer(norm, "gradient norm output"), bs = try buffer(clipScale, "gradient norm clipScale")
-        let wg = tuning.optimizerWorkGroup
+        let wg = try treeWorkGroup(tuning.optimizerWorkGroup, "optimizerWorkGroup")
         // The grid of each tensor depends only on its size, which fixes the summation order.
         let groups = tensors.map { min(tuning.gradientNormGroups, ($0.count + wg - 1) / wg) }
         let slots = groups.reduce(0, +)
@@ -38,5 +38,13 @@ extension OpenCLBackend: OptimizerOps {
             .float(Float(s.decay)), .float(Float(s.stepSize)), .float(Float(s.biasCorrection2Sqrt)), .float(p.beta2),
             .float(1 - p.beta1), .float(1 - p.beta2), .float(p.epsilon),
         ], global: [parameter.count], local: [tuning.optimizerWorkGroup])
+    }
+
+    /// A work-group size for the kernels that sum in a halving tree: a power of two the device runs.
+    func treeWorkGroup(_ size: Int, _ name: String) throws -> Int {
+        guard size > 0, size & (size - 1) == 0, size <= context.info.maxWorkGroupSize else {
+            throw EngineError.usage("tuning \(name) = \(size): must be a power of two ≤ the device's work-group limit \(context.info.maxWorkGroupSize)")
+        }
+        return size
     }
 }
