@@ -44,6 +44,9 @@ let package = Package(
                 .embedInCode("gemm.cl"),
                 .embedInCode("copy.cl"),
                 .embedInCode("probe.cl"),
+                .embedInCode("embedding.cl"),
+                .embedInCode("loss.cl"),
+                .embedInCode("optimizer.cl"),
             ]
         ),
         .target(

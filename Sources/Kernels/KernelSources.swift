@@ -10,10 +10,13 @@ public enum KernelSources {
     public static let copy = text(PackageResources.copy_cl)
     /// Bandwidth and FMA probes for the benchmarks (not part of `all`: no model op uses them).
     public static let probe = text(PackageResources.probe_cl)
+    public static let embedding = text(PackageResources.embedding_cl)
+    public static let loss = text(PackageResources.loss_cl)
+    public static let optimizer = text(PackageResources.optimizer_cl)
 
     /// Every family by name, for the compile-all check and `info`.
     public static var all: [(name: String, source: String)] {
-        [("gemm", gemm), ("copy", copy)]
+        [("gemm", gemm), ("copy", copy), ("embedding", embedding), ("loss", loss), ("optimizer", optimizer)]
     }
 
     private static func text(_ bytes: [UInt8]) -> String {

@@ -37,6 +37,9 @@ public enum SelfTest {
     public static func cases() -> [EquivalenceCase] {
         GemmChecks.cases()
             + CopyChecks.cases()
+            + EmbeddingChecks.cases()
+            + LossChecks.cases()
+            + OptimizerChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.

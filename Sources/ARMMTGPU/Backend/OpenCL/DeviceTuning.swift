@@ -6,6 +6,14 @@ public struct DeviceTuning: Sendable {
     public var gemmTileK = 16
     public var gemmWorkPerThreadM = 4
     public var gemmWorkPerThreadN = 4
+    /// Work-group of the embedding gather/backward (flattened over row × feature).
+    public var embeddingWorkGroup = 64
+    /// Work-group of the loss kernels (one group per target; a power of two for the tree sum).
+    public var lossWorkGroup = 256
+    /// Work-group of the optimizer kernels (a power of two for the tree sum).
+    public var optimizerWorkGroup = 256
+    /// Most work-groups one tensor's partial sum of squares is spread over (host side only).
+    public var gradientNormGroups = 128
 
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
@@ -36,6 +44,9 @@ public struct DeviceTuning: Sendable {
             "#define GEMM_TILE_K \(gemmTileK)",
             "#define GEMM_WPT_M \(gemmWorkPerThreadM)",
             "#define GEMM_WPT_N \(gemmWorkPerThreadN)",
+            "#define EMB_WG \(embeddingWorkGroup)",
+            "#define LOSS_WG \(lossWorkGroup)",
+            "#define OPT_WG \(optimizerWorkGroup)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }
