@@ -35,7 +35,7 @@ public struct CheckRow: Codable, Sendable {
 public enum SelfTest {
     /// Every registered case, in report order.
     public static func cases() -> [EquivalenceCase] {
-        GemmChecks.cases()
+        GemmChecks.cases() + AttentionChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.

@@ -6,6 +6,9 @@ public struct DeviceTuning: Sendable {
     public var gemmTileK = 16
     public var gemmWorkPerThreadM = 4
     public var gemmWorkPerThreadN = 4
+    /// Fused attention: work-items per work-group, and query (or key) rows per work-group.
+    public var attentionWorkGroup = 64
+    public var attentionQueryBlock = 16
 
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
@@ -36,6 +39,8 @@ public struct DeviceTuning: Sendable {
             "#define GEMM_TILE_K \(gemmTileK)",
             "#define GEMM_WPT_M \(gemmWorkPerThreadM)",
             "#define GEMM_WPT_N \(gemmWorkPerThreadN)",
+            "#define ATTN_WG \(attentionWorkGroup)",
+            "#define ATTN_BQ \(attentionQueryBlock)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }
