@@ -126,9 +126,10 @@ public enum AttentionReference {
                                                    parallel: Bool = false) {
         let qa = Addressing(p, p.qLayout, length: p.queryLength)
         let oa = Addressing(p, p.outLayout, length: p.queryLength)
+        let va = Addressing(p, p.vLayout, length: p.keyLength)
         let dh = p.headDim, lq = p.queryLength
         forEachHead(p, parallel: parallel) { (b: Int, h: Int, s: Scratch<T>) in
-            let n = s.gather(p, b: b, h: h, k: k, v: v, keyMask: keyMask, withValues: true)
+            let n = s.gather(p, b: b, h: h, k: k, v: v, keyMask: keyMask, withValues: false)
             let lse = logSumExp + (b * p.heads + h) * lq
             for i in 0..<lq {
                 let o = out + oa.at(b, i, h)
@@ -146,13 +147,14 @@ public enum AttentionReference {
                     s.row[jj] = e
                     sum += e
                 }
-                let inv = 1 / sum
-                for c in 0..<dh {
-                    let vc = s.valuesT + c * n
-                    var acc: T = 0
-                    for jj in 0..<n { acc += s.row[jj] * vc[jj] }
-                    o[c] = acc * inv
+                // Row-wise axpy over the value rows (vectorises over c; no reduction chain).
+                for c in 0..<dh { o[c] = 0 }
+                for jj in 0..<n {
+                    let pj = s.row[jj], vr = v + va.at(b, s.valid[jj], h)
+                    for c in 0..<dh { o[c] += pj * vr[c] }
                 }
+                let inv = 1 / sum
+                for c in 0..<dh { o[c] *= inv }
                 lse[i] = m + T.attentionLog(sum)
             }
         }
