@@ -27,8 +27,9 @@
 #ifndef ATTN_BQ
 #define ATTN_BQ 16
 #endif
-// Key (forward, dQ) or query (dK/dV) tile per head-width variant: 64 x 17 / 64 x 33 floats,
-// 32 x 65, 16 x 129, so that every kernel's local memory stays under 48 KiB.
+// Key (forward, dQ) or query (dK/dV) tile per head-width variant, chosen so that every
+// kernel's local memory stays within 32 KiB (the OpenCL minimum): the largest, dK/dV at
+// DH = 64, takes 29.4 KiB.
 #ifndef ATTN_BK16
 #define ATTN_BK16 64
 #endif
@@ -39,7 +40,7 @@
 #define ATTN_BK64 32
 #endif
 #ifndef ATTN_BK128
-#define ATTN_BK128 16
+#define ATTN_BK128 8
 #endif
 
 #define ATTN_TPR (ATTN_WG / ATTN_BQ)

@@ -201,6 +201,8 @@ public enum AttentionChecks {
             make(batch: 1, queryLength: 3, keyLength: 7, heads: 1, headDim: 24, quick: true),
             make(batch: 3, queryLength: 7, keyLength: 7, heads: 2, headDim: 16, sources: .sharedQK, quick: true),
             make(batch: 1, queryLength: 1, keyLength: 2, heads: 1, headDim: 8, masking: .withEmptySample, quick: true),
+            make(batch: 1, queryLength: 3, keyLength: 3, heads: 2, headDim: 40, sources: .packed, quick: true),
+            make(batch: 3, queryLength: 2, keyLength: 3, heads: 1, headDim: 100, masking: .withEmptySample, quick: true),
             make(batch: 3, queryLength: 32, keyLength: 50, heads: 4, headDim: 16, masking: .withEmptySample),
             make(batch: 3, queryLength: 32, keyLength: 32, heads: 2, headDim: 16, sources: .sharedQK),
             make(batch: 3, queryLength: 33, keyLength: 33, heads: 2, headDim: 16, sources: .packed),
