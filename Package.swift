@@ -47,6 +47,7 @@ let package = Package(
                 .embedInCode("embedding.cl"),
                 .embedInCode("loss.cl"),
                 .embedInCode("optimizer.cl"),
+                .embedInCode("attention.cl"),
             ]
         ),
         .target(

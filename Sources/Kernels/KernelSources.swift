@@ -4,19 +4,28 @@
 /// One `.cl` file per kernel family (CLBlast's layout); each is compiled after
 /// `common.cl` and a host-generated `#define` preamble.
 public enum KernelSources {
-    /// Helpers shared by every family (index types, the poison-safe reductions).
+    /// Helpers shared by every family.
     public static let common = text(PackageResources.common_cl)
+    /// Bandwidth and FMA probes for the benchmarks (not in `all`: no model op uses them).
+    public static let probe = text(PackageResources.probe_cl)
+
     public static let gemm = text(PackageResources.gemm_cl)
     public static let copy = text(PackageResources.copy_cl)
-    /// Bandwidth and FMA probes for the benchmarks (not part of `all`: no model op uses them).
-    public static let probe = text(PackageResources.probe_cl)
     public static let embedding = text(PackageResources.embedding_cl)
     public static let loss = text(PackageResources.loss_cl)
     public static let optimizer = text(PackageResources.optimizer_cl)
+    public static let attention = text(PackageResources.attention_cl)
 
-    /// Every family by name, for the compile-all check and `info`.
+    /// Every model-op family by name, for the compile-all check.
     public static var all: [(name: String, source: String)] {
-        [("gemm", gemm), ("copy", copy), ("embedding", embedding), ("loss", loss), ("optimizer", optimizer)]
+        [
+            ("gemm", gemm),
+            ("copy", copy),
+            ("embedding", embedding),
+            ("loss", loss),
+            ("optimizer", optimizer),
+            ("attention", attention),
+        ]
     }
 
     private static func text(_ bytes: [UInt8]) -> String {

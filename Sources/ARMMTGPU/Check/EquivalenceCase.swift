@@ -40,6 +40,7 @@ public enum SelfTest {
             + EmbeddingChecks.cases()
             + LossChecks.cases()
             + OptimizerChecks.cases()
+            + AttentionChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.

@@ -14,6 +14,9 @@ public struct DeviceTuning: Sendable {
     public var optimizerWorkGroup = 256
     /// Most work-groups one tensor's partial sum of squares is spread over (host side only).
     public var gradientNormGroups = 128
+    /// Fused attention: work-items per work-group, and query (or key) rows per work-group.
+    public var attentionWorkGroup = 64
+    public var attentionQueryBlock = 16
 
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
@@ -47,6 +50,8 @@ public struct DeviceTuning: Sendable {
             "#define EMB_WG \(embeddingWorkGroup)",
             "#define LOSS_WG \(lossWorkGroup)",
             "#define OPT_WG \(optimizerWorkGroup)",
+            "#define ATTN_WG \(attentionWorkGroup)",
+            "#define ATTN_BQ \(attentionQueryBlock)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }
