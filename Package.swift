@@ -30,6 +30,7 @@ let package = Package(
             resources: [
                 .embedInCode("common.cl"),
                 .embedInCode("gemm.cl"),
+                .embedInCode("layernorm.cl"),
             ]
         ),
         .target(

@@ -7,10 +7,11 @@ public enum KernelSources {
     /// Helpers shared by every family (index types, the poison-safe reductions).
     public static let common = text(PackageResources.common_cl)
     public static let gemm = text(PackageResources.gemm_cl)
+    public static let layernorm = text(PackageResources.layernorm_cl)
 
     /// Every family by name, for the compile-all check and `info`.
     public static var all: [(name: String, source: String)] {
-        [("gemm", gemm)]
+        [("gemm", gemm), ("layernorm", layernorm)]
     }
 
     private static func text(_ bytes: [UInt8]) -> String {

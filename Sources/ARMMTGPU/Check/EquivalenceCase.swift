@@ -36,6 +36,7 @@ public enum SelfTest {
     /// Every registered case, in report order.
     public static func cases() -> [EquivalenceCase] {
         GemmChecks.cases()
+            + LayerNormChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.
