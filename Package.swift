@@ -31,6 +31,7 @@ let package = Package(
                 .embedInCode("common.cl"),
                 .embedInCode("gemm.cl"),
                 .embedInCode("layernorm.cl"),
+                .embedInCode("elementwise.cl"),
             ]
         ),
         .target(

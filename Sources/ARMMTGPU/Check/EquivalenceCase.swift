@@ -37,6 +37,7 @@ public enum SelfTest {
     public static func cases() -> [EquivalenceCase] {
         GemmChecks.cases()
             + LayerNormChecks.cases()
+            + ElementwiseChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.
