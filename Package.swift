@@ -32,6 +32,7 @@ let package = Package(
                 .embedInCode("gemm.cl"),
                 .embedInCode("layernorm.cl"),
                 .embedInCode("elementwise.cl"),
+                .embedInCode("cafu.cl"),
             ]
         ),
         .target(

@@ -9,10 +9,11 @@ public enum KernelSources {
     public static let gemm = text(PackageResources.gemm_cl)
     public static let layernorm = text(PackageResources.layernorm_cl)
     public static let elementwise = text(PackageResources.elementwise_cl)
+    public static let cafu = text(PackageResources.cafu_cl)
 
     /// Every family by name, for the compile-all check and `info`.
     public static var all: [(name: String, source: String)] {
-        [("gemm", gemm), ("layernorm", layernorm), ("elementwise", elementwise)]
+        [("gemm", gemm), ("layernorm", layernorm), ("elementwise", elementwise), ("cafu", cafu)]
     }
 
     private static func text(_ bytes: [UInt8]) -> String {

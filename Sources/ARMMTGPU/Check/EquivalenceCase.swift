@@ -38,6 +38,7 @@ public enum SelfTest {
         GemmChecks.cases()
             + LayerNormChecks.cases()
             + ElementwiseChecks.cases()
+            + CAFUChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.
