@@ -77,30 +77,39 @@ final class CAFUTests: XCTestCase {
         S.assertCases(CAFUChecks.cases(), on: try S.openCL())
     }
 
-    /// The model's default sizes (N = 256·32, d = 64, dc = 128, H = 64) once per gate on OpenCL,
-    /// and two backward runs give identical bits.
-    func testOpenCLDefaultSizeAndDeterminism() throws {
+    /// The model's default sizes (N = 256·32, d = 64, dc = 128, H = 64), forward and backward, once per gate on OpenCL.
+    func testOpenCLDefaultSize() throws {
         let b = try S.openCL()
         for gate in CAFUGate.allCases {
             let p = CAFUParameters(items: 8192, gate: gate)
-            S.assertCases([CAFUChecks.forwardCase(p)], on: b)
+            S.assertCases([CAFUChecks.forwardCase(p), CAFUChecks.backwardCase(p, withDAlpha: false)], on: b)
+        }
+    }
+
+    /// Two backward runs give identical bits (several item blocks in the weight-gradient sums).
+    func testOpenCLBackwardIsDeterministic() throws {
+        let b = try S.openCL()
+        for gate in CAFUGate.allCases {
+            let p = CAFUParameters(items: 2049, width: 16, contextWidth: 24, hidden: 32, gate: gate)
             let v = CAFUChecks.inputs(p, seed: 9)
-            let n = p.items
-            let tx = try b.tensor(v.x, shape: [n, 2, 64]), tm = try b.tensor(v.mask, shape: [n, 2]), tc = try b.tensor(v.context, shape: [n, 128])
-            let tw1 = try b.tensor(v.w1, shape: [64, 192]), tb1 = try b.tensor(v.b1, shape: [64])
-            let tw2 = try b.tensor(v.w2, shape: [p.gateRows, 64]), tb2 = try b.tensor(v.b2, shape: [p.gateRows])
-            let tr = try b.makeTensor([n, 64]), ta = try b.makeTensor(gate == .scalar ? [n, 2] : [n, 2, 64]), th = try b.makeTensor([n, 64])
+            let n = p.items, m = p.modalities, d = p.width, dc = p.contextWidth, h = p.hidden, g = p.gateRows
+            let alphaShape = gate == .scalar ? [n, m] : [n, m, d]
+            let tx = try b.tensor(v.x, shape: [n, m, d]), tm = try b.tensor(v.mask, shape: [n, m]), tc = try b.tensor(v.context, shape: [n, dc])
+            let tw1 = try b.tensor(v.w1, shape: [h, d + dc]), tb1 = try b.tensor(v.b1, shape: [h])
+            let tw2 = try b.tensor(v.w2, shape: [g, h]), tb2 = try b.tensor(v.b2, shape: [g])
+            let tr = try b.makeTensor([n, d]), ta = try b.makeTensor(alphaShape), th = try b.makeTensor([n, h])
             try b.cafuForward(p, x: tx, mask: tm, context: tc, w1: tw1, b1: tb1, w2: tw2, b2: tb2, r: tr, alpha: ta, hiddenPre: th)
-            let tdr = try b.tensor(v.dr, shape: [n, 64])
+            let tdr = try b.tensor(v.dr, shape: [n, d]), tda = try b.tensor(v.dAlpha, shape: alphaShape)
             var runs: [[Float]] = []
             for _ in 0..<2 {
-                let dx = try b.makeTensor([n, 2, 64]), dc = try b.makeTensor([n, 128]), dw1 = try b.makeTensor([64, 192])
-                let db1 = try b.makeTensor([64]), dw2 = try b.makeTensor([p.gateRows, 64]), db2 = try b.makeTensor([p.gateRows])
-                try b.cafuBackward(p, dr: tdr, dAlpha: nil, x: tx, mask: tm, context: tc, w1: tw1, w2: tw2, alpha: ta, hiddenPre: th,
-                                   dx: dx, dContext: dc, dW1: dw1, db1: db1, dW2: dw2, db2: db2)
-                runs.append(try b.read(dw1) + b.read(db1) + b.read(dw2) + b.read(db2) + b.read(dx))
+                let dx = try b.makeTensor([n, m, d]), dcx = try b.makeTensor([n, dc]), dw1 = try b.makeTensor([h, d + dc])
+                let db1 = try b.makeTensor([h]), dw2 = try b.makeTensor([g, h]), db2 = try b.makeTensor([g])
+                try b.cafuBackward(p, dr: tdr, dAlpha: tda, x: tx, mask: tm, context: tc, w1: tw1, w2: tw2, alpha: ta, hiddenPre: th,
+                                   dx: dx, dContext: dcx, dW1: dw1, db1: db1, dW2: dw2, db2: db2)
+                runs.append(try b.read(dw1) + b.read(db1) + b.read(dw2) + b.read(db2) + b.read(dx) + b.read(dcx))
             }
             XCTAssertEqual(runs[0], runs[1], "\(gate) backward not deterministic")
+            XCTAssertTrue(runs[0].allSatisfy { $0.isFinite }, "\(gate) backward produced non-finite values")
         }
     }
 
