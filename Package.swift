@@ -48,6 +48,9 @@ let package = Package(
                 .embedInCode("loss.cl"),
                 .embedInCode("optimizer.cl"),
                 .embedInCode("attention.cl"),
+                .embedInCode("layernorm.cl"),
+                .embedInCode("elementwise.cl"),
+                .embedInCode("cafu.cl"),
             ]
         ),
         .target(

@@ -15,6 +15,9 @@ public enum KernelSources {
     public static let loss = text(PackageResources.loss_cl)
     public static let optimizer = text(PackageResources.optimizer_cl)
     public static let attention = text(PackageResources.attention_cl)
+    public static let layernorm = text(PackageResources.layernorm_cl)
+    public static let elementwise = text(PackageResources.elementwise_cl)
+    public static let cafu = text(PackageResources.cafu_cl)
 
     /// Every model-op family by name, for the compile-all check.
     public static var all: [(name: String, source: String)] {
@@ -25,6 +28,9 @@ public enum KernelSources {
             ("loss", loss),
             ("optimizer", optimizer),
             ("attention", attention),
+            ("layernorm", layernorm),
+            ("elementwise", elementwise),
+            ("cafu", cafu),
         ]
     }
 

@@ -41,6 +41,9 @@ public enum SelfTest {
             + LossChecks.cases()
             + OptimizerChecks.cases()
             + AttentionChecks.cases()
+            + LayerNormChecks.cases()
+            + ElementwiseChecks.cases()
+            + CAFUChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.

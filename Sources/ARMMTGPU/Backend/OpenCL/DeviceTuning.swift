@@ -17,6 +17,15 @@ public struct DeviceTuning: Sendable {
     /// Fused attention: work-items per work-group, and query (or key) rows per work-group.
     public var attentionWorkGroup = 64
     public var attentionQueryBlock = 16
+    public var layerNormGroupSize = 128        // LN_WG: work-items per LayerNorm row group
+    public var columnReduceCols = 32           // COLRED_COLS: columns per partial-sum work-group
+    public var columnReduceRows = 8            // COLRED_ROWS: rows reduced in parallel per column
+    public var columnReduceMaxBlocks = 512     // host: most row blocks (partials) a column sum uses
+    public var elementwiseGroupSize = 256      // EW_WG
+    public var cafuGroupSize = 256             // CAFU_WG
+    public var cafuMaxTile = 32                // host: most items per CAFU forward work-group
+    public var cafuChunk = 32                  // CAFU_KC: input columns of W1 staged per step
+    public var cafuMaxAccumulators = 8         // CAFU_ACC: hidden outputs per work-item (bounds tile·hidden)
 
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
@@ -52,6 +61,13 @@ public struct DeviceTuning: Sendable {
             "#define OPT_WG \(optimizerWorkGroup)",
             "#define ATTN_WG \(attentionWorkGroup)",
             "#define ATTN_BQ \(attentionQueryBlock)",
+            "#define LN_WG \(layerNormGroupSize)",
+            "#define COLRED_COLS \(columnReduceCols)",
+            "#define COLRED_ROWS \(columnReduceRows)",
+            "#define EW_WG \(elementwiseGroupSize)",
+            "#define CAFU_WG \(cafuGroupSize)",
+            "#define CAFU_KC \(cafuChunk)",
+            "#define CAFU_ACC \(cafuMaxAccumulators)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }
