@@ -11,7 +11,7 @@ struct ARMMTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "armmt-gpu",
         abstract: "Train and evaluate ARMMT multimodal re-rankers on OpenCL GPUs or the CPU.",
-        subcommands: [InfoCommand.self, SelfTestCommand.self])
+        subcommands: [InfoCommand.self, SelfTestCommand.self, DataCommand.self])
 
     static func main() {
         var command: ParsableCommand
