@@ -106,6 +106,7 @@ struct DataImportLETORCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
             struct Both: Encodable { var report: LETORImportReport; var summary: DatasetSummary }
             print(String(decoding: try encoder.encode(Both(report: report, summary: summary)), as: UTF8.self))
         } else {

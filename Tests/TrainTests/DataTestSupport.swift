@@ -41,17 +41,25 @@ enum DataTestSupport {
         }
     }
 
-    /// A small valid data set written from Swift (no python needed), for the broken-file tests.
-    static func writeTinyDataset(_ dir: String, requests: Int = 6) throws {
-        let items = 10, kMax = 4, lMax = 3, dt = 3, dv = 2, dq = 2
+    static let tinyItems = 10, tinyKMax = 4, tinyLMax = 3
+
+    /// The item table of the tiny data set, tensor by tensor (tests replace one to break it).
+    static func tinyItemBlobs() -> [SafeTensorBlob] {
+        let items = tinyItems
         var rng = SeededRandom(seed: 5)
-        try SafeTensorsWriter.write(path: dir + "/items.safetensors", tensors: [
-            SafeTensorBlob("text", .F32, [items, dt], rng.floats(items * dt)),
-            SafeTensorBlob.half("image", [items, dv], rng.floats(items * dv)),
+        return [
+            SafeTensorBlob("text", .F32, [items, 3], rng.floats(items * 3)),
+            SafeTensorBlob.half("image", [items, 2], rng.floats(items * 2)),
             SafeTensorBlob("has_image", .U8, [items], (0..<items).map { UInt8($0 == 3 ? 0 : 1) }),
             SafeTensorBlob("categorical", .I64, [items, 1], (0..<items).map { Int64($0 % 4) }),
             SafeTensorBlob("dense", .F32, [items, 1], rng.floats(items)),
-        ])
+        ]
+    }
+
+    /// The train split of the tiny data set: `requests` lists of 1...4 candidates.
+    static func tinyTrainBlobs(requests: Int = 6) -> [SafeTensorBlob] {
+        let items = tinyItems, kMax = tinyKMax, lMax = tinyLMax
+        var rng = SeededRandom(seed: 6)
         var cand = [Int32](), beh = [Int32](), labels = [Float](), lf = [Float]()
         for r in 0..<requests {
             let n = 1 + r % kMax
@@ -64,22 +72,39 @@ enum DataTestSupport {
                 lf.append(j < n ? Float(j) : 0)
             }
         }
-        try SafeTensorsWriter.write(path: dir + "/train.safetensors", tensors: [
+        return [
             SafeTensorBlob("candidates", .I32, [requests, kMax], cand),
             SafeTensorBlob("behaviours", .I32, [requests, lMax], beh),
             SafeTensorBlob("list_features", .F32, [requests, kMax, 1], lf),
             SafeTensorBlob("labels", .F32, [requests, kMax, 2], labels),
-            SafeTensorBlob("query", .F32, [requests, dq], rng.floats(requests * dq)),
+            SafeTensorBlob("query", .F32, [requests, 2], rng.floats(requests * 2)),
             SafeTensorBlob("user", .I32, [requests, 1], (0..<requests).map { Int32($0 % 3) }),
             SafeTensorBlob("oracle", .F32, [requests, kMax, 2], (0..<requests * kMax * 2).map { Float($0 % 10) / 10 }),
-        ])
-        let schema = DatasetSchema(
-            dims: DatasetDims(text: dt, image: dv, query: dq, kMax: kMax, lMax: lMax), items: items,
+        ]
+    }
+
+    static func tinySchema() -> DatasetSchema {
+        DatasetSchema(
+            dims: DatasetDims(text: 3, image: 2, query: 2, kMax: tinyKMax, lMax: tinyLMax), items: tinyItems,
             itemCategorical: [CategoricalField("category", vocab: 4)], itemDense: ["price"],
             userFeatures: [CategoricalField("segment", vocab: 3)], listFeatures: ["position"],
             targets: ["click", "purchase"], mainTarget: "purchase",
             splits: [SplitEntry(name: "train", files: ["train.safetensors"])])
-        try schema.write(to: dir)
+    }
+
+    /// Writes the tiny data set, with `items`/`train`/`schema` replacing the valid defaults.
+    static func writeTinyDataset(_ dir: String, items: [SafeTensorBlob]? = nil, train: [SafeTensorBlob]? = nil,
+                                 schema: DatasetSchema? = nil) throws {
+        try SafeTensorsWriter.write(path: dir + "/items.safetensors", tensors: items ?? tinyItemBlobs())
+        try SafeTensorsWriter.write(path: dir + "/train.safetensors", tensors: train ?? tinyTrainBlobs())
+        try (schema ?? tinySchema()).write(to: dir)
+    }
+
+    /// `blobs` with tensor `name` replaced (or removed when `with` is nil).
+    static func replacing(_ blobs: [SafeTensorBlob], _ name: String, with blob: SafeTensorBlob?) -> [SafeTensorBlob] {
+        var out = blobs.filter { $0.spec.name != name }
+        if let blob { out.append(blob) }
+        return out
     }
 
     /// Expects `body` to throw an EngineError whose message contains every string in `parts`.
