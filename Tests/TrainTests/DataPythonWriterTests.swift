@@ -75,4 +75,36 @@ final class DataPythonWriterTests: XCTestCase {
             XCTAssertNil(b.oracle)
         }
     }
+
+    /// The reverse direction (checkpoints will rely on it): the reference reader loads what
+    /// the Swift writer wrote, values, dtypes and metadata alike.
+    func testSwiftWrittenFileReadsInPython() throws {
+        try DataTestSupport.requirePythonWithSafetensors()
+        let dir = try DataTestSupport.temporaryDirectory("swiftwriter")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/w.safetensors"
+        try SafeTensorsWriter.write(path: path, tensors: [
+            SafeTensorBlob("layer.0.weight", .F32, [2, 3], [Float(1.5), -2, 0.25, 3, 4, -0.125]),
+            SafeTensorBlob.half("h", [3], [Float(0.5), -1, 65504]),
+            SafeTensorBlob("ids", .I64, [2], [Int64(-1), 1 << 40]),
+            SafeTensorBlob("flags", .U8, [1, 1, 3], [UInt8(0), 1, 1]),
+        ], metadata: ["step": "12", "note": "a \"quoted\" value"])
+        let read = """
+        import json, sys
+        from safetensors import safe_open
+        with safe_open(sys.argv[1], "np") as f:
+            out = {k: [str(f.get_tensor(k).dtype), list(f.get_tensor(k).shape), f.get_tensor(k).ravel().tolist()] for k in f.keys()}
+            out["__metadata__"] = f.metadata()
+        print(json.dumps(out, sort_keys=True))
+        """
+        let r = try XCTUnwrap(try DataTestSupport.python(["-c", read, path]))
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(r.output.trimmingCharacters(in: .whitespacesAndNewlines),
+                       #"{"__metadata__": {"note": "a \"quoted\" value", "step": "12"}, "flags": ["uint8", [1, 1, 3], [0, 1, 1]], "h": ["float16", [3], [0.5, -1.0, 65504.0]], "ids": ["int64", [2], [-1, 1099511627776]], "layer.0.weight": ["float32", [2, 3], [1.5, -2.0, 0.25, 3.0, 4.0, -0.125]]}"#)
+        // And the Swift reader agrees.
+        let f = try SafeTensorsFile(path: path)
+        XCTAssertEqual(f.metadata, ["step": "12", "note": "a \"quoted\" value"])
+        XCTAssertEqual(try f.floats("h"), [0.5, -1, 65504])
+        XCTAssertEqual(f.info("ids")?.dtype, .I64)
+    }
 }
