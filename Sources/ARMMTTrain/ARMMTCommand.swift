@@ -11,7 +11,7 @@ struct ARMMTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "armmt-gpu",
         abstract: "Train and evaluate ARMMT multimodal re-rankers on OpenCL GPUs or the CPU.",
-        subcommands: [InfoCommand.self, SelfTestCommand.self, BenchCommand.self])
+        subcommands: [InfoCommand.self, SelfTestCommand.self, BenchCommand.self, DataCommand.self])
 
     static func main() {
         if let reason = HostCPU.unsupportedReason() {
@@ -22,27 +22,38 @@ struct ARMMTCommand: ParsableCommand {
         do {
             command = try parseAsRoot()
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
-            }
-            printError(fullMessage(for: error))
-            Foundation.exit(2)
+            exitReporting(error, parsing: true)
         }
         do {
             try command.run()
-        } catch let e as EngineError {
-            printError(e.message)
-            Foundation.exit(e.kind == .usage ? 2 : 1)
-        } catch let e as ExitCode {
-            Foundation.exit(e.rawValue)
         } catch {
-            printError("\(error)")
-            Foundation.exit(1)
+            exitReporting(error, parsing: false)
         }
         fflush(stdout)
         Foundation.exit(0)
+    }
+
+    /// One line on stderr and the documented exit status: 2 for usage errors (bad flags,
+    /// paths, config values), 1 for runtime errors, 0 for help and version requests.
+    static func exitReporting(_ error: Error, parsing: Bool) -> Never {
+        switch error {
+        case let e as EngineError:
+            printError(e.message)
+            Foundation.exit(e.kind == .usage ? 2 : 1)
+        case let e as ExitCode:
+            fflush(stdout)
+            Foundation.exit(e.rawValue)
+        default:
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                fflush(stdout)
+                Foundation.exit(0)
+            }
+            printError(fullMessage(for: error))
+            // ArgumentParser reports its own usage errors as validation failures (64).
+            Foundation.exit(parsing || code == .validationFailure ? 2 : 1)
+        }
     }
 }
 
