@@ -37,14 +37,14 @@ struct BenchKernelsCommand: ParsableCommand {
             print("device: \(backend.name)")
             print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9))
             print("op".padding(toLength: 14, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
-                  + "    median µs    GFLOP/s       GB/s  % of peak")
+                  + "    median µs    GFLOP/s       GB/s  roofline")
         }
         let benches = KernelBenchmarks.all(large: !noLarge, isGPU: isGPU).filter { op == nil || $0.op.contains(op!) }
         let results = try KernelBenchmarks.run(benches, on: backend, peaks: peaks) { r in
             if !json {
                 print(r.op.padding(toLength: 14, withPad: " ", startingAt: 0) + r.shape.padding(toLength: 56, withPad: " ", startingAt: 0)
                       + String(format: " %12.1f %10.1f %10.1f %7.1f%% %@", r.medianMicroseconds, r.gflops, r.gbytesPerSecond,
-                               100 * r.fractionOfPeak, r.bound == .compute ? "of FMA" : "of copy"))
+                               100 * r.fractionOfPeak, r.bound == .compute ? "(FMA-bound)" : "(copy-bound)"))
             }
         }
         if json {
