@@ -7,4 +7,10 @@ scripts/install-deps.sh
 # Python side of the data-format tests; they skip cleanly if this fails (e.g. no network).
 python3 -m pip install -q numpy safetensors 2>/dev/null || echo "note: numpy/safetensors unavailable; Python interop tests will skip"
 swift build --build-tests
+# Kernel sanitizer: every op's quick self-check on oclgrind (bounds, races, API misuse).
+if command -v oclgrind >/dev/null; then
+  scripts/oclgrind-check.sh .build/debug/armmt-gpu
+else
+  echo "note: oclgrind not installed (ARMMT_WITH_OCLGRIND=1 scripts/install-deps.sh); skipping the kernel sanitizer"
+fi
 swift test --disable-swift-testing
