@@ -235,3 +235,15 @@ public struct CheckpointFile {
         try backend.write(try file.floats(name), to: tensor)
     }
 }
+
+extension CheckpointFile {
+    /// The checkpoint's model, built from its config for `dataset` (whose schema must match)
+    /// with the trained parameters loaded: what `eval` and `predict` run.
+    public func loadModel(for dataset: Dataset, backend: Backend, maxBatch: Int? = nil) throws -> TrainableModel {
+        try verify(schema: dataset.schema)
+        let model = try ModelFactory.make(modelSection: config.modelSection, schema: dataset.schema, backend: backend,
+                                          maxBatch: maxBatch ?? config.train.batchSize)
+        try restore(into: model, optimizer: false)
+        return model
+    }
+}
