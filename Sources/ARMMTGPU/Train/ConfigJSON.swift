@@ -35,6 +35,13 @@ public enum ConfigJSON {
         }
     }
 
+    /// Decodes `T` from the JSON object `data` as section `section` of a config, so type errors
+    /// name the full key path (`train.batch_size`).
+    public static func decodeSection<T: Decodable>(_ type: T.Type, section: String, from data: Data, what: String = "config") throws -> T {
+        let object = try Self.object(data, what: what)
+        return try decode(SectionWrapper<T>.self, from: try canonical([section: object]), what: what).value
+    }
+
     /// A JSON object from `data`, or a usage error saying it is not one.
     public static func object(_ data: Data, what: String) throws -> [String: Any] {
         let value: Any
@@ -77,5 +84,18 @@ public enum ConfigJSON {
             let x = fa[k], y = fb[k]
             return x == y ? nil : "\(k): \(x ?? "absent") vs \(y ?? "absent")"
         }
+    }
+}
+
+/// `{"<section>": T}`: decoding through it puts the section name in front of every key path.
+private struct SectionWrapper<T: Decodable>: Decodable {
+    let value: T
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: StrictKeys.AnyKey.self)
+        guard let key = c.allKeys.first else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "empty section"))
+        }
+        value = try c.decode(T.self, forKey: key)
     }
 }

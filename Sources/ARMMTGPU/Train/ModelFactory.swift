@@ -19,7 +19,7 @@ public enum ModelFactory {
         let kind = try kind(of: modelSection)
         switch kind {
         case "linear":
-            let config = try ConfigJSON.decode(LinearScorerConfig.self, from: modelSection, what: "config: model")
+            let config = try ConfigJSON.decodeSection(LinearScorerConfig.self, section: "model", from: modelSection)
             return try LinearScorer(config: config, schema: schema, backend: backend, maxBatch: maxBatch)
         // MERGE POINT: `case "armmt":` decoding ModelConfig and building ARMMTModel goes here
         // (and "armmt" into `kinds`).

@@ -52,7 +52,7 @@ public struct RunConfig {
         var train = TrainConfig()
         if let t = object["train"] {
             guard t is [String: Any] else { throw EngineError.usage("\(what): \"train\" must be a JSON object") }
-            train = try ConfigJSON.decode(TrainConfig.self, from: try ConfigJSON.canonical(t), what: what)
+            train = try ConfigJSON.decodeSection(TrainConfig.self, section: "train", from: try ConfigJSON.canonical(t), what: what)
         }
         // The model seed defaults to the train seed only when the file leaves it out; an
         // explicit one stays, whatever --seed says later.
