@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
         r.learningRate = learningRate
         r.seed = seed
         r.device = try device.selector()
-        let log = ConsoleTrainLog(every: 50)
+        let log = ConsoleTrainLog()
         try TrainLauncher.run(r, log: log) { log.message($0) }
     }
 }

@@ -57,6 +57,10 @@ public enum TrainLauncher {
         if let v = r.learningRate { config.train.learningRate = v }
         if let v = r.seed { config.setSeed(v) }
         try config.validate()
+        // Before generating any data: a kind this build lacks fails now, not minutes later.
+        guard ModelFactory.kinds.contains(config.modelKind) else {
+            throw EngineError.usage("config: model.kind \"\(config.modelKind)\" is not a model this build has (has: \(ModelFactory.kinds.joined(separator: ", ")))")
+        }
         if data == nil {
             data = try SyntheticDataCache.ensure(root: r.dataCacheRoot, log: say).directory
         }

@@ -17,6 +17,8 @@ public struct TrainProgress: Sendable {
     public var requestsPerSecond: Double
     /// Seconds left at the current pace.
     public var eta: Double
+    /// `train.log_every`: how often a plain (non-terminal) display prints a line.
+    public var reportEvery: Int
 }
 
 /// What the trainer tells a person: progress every step, messages (evaluations, notes).
@@ -36,15 +38,13 @@ public final class SilentTrainLog: TrainLog {
 }
 
 /// A progress bar on a terminal (stderr, redrawn at most 10 times a second), plain lines every
-/// `every` steps otherwise; messages go to stdout.
+/// `train.log_every` steps otherwise; messages go to stdout.
 public final class ConsoleTrainLog: TrainLog {
     public let isTerminal: Bool
-    public let every: Int
     private var lastDraw = 0.0
     private var barShown = false
 
-    public init(every: Int, isTerminal: Bool = isatty(STDERR_FILENO) != 0) {
-        self.every = max(1, every)
+    public init(isTerminal: Bool = isatty(STDERR_FILENO) != 0) {
         self.isTerminal = isTerminal
     }
 
@@ -66,7 +66,7 @@ public final class ConsoleTrainLog: TrainLog {
             let line = "\r\u{1B}[2Kepoch \(p.epoch + 1)/\(p.epochs) [\(bar)] step \(p.step)/\(p.totalSteps)  " + stats
             FileHandle.standardError.write(Data(line.utf8))
             barShown = true
-        } else if p.step % every == 0 || p.step == p.totalSteps {
+        } else if p.step % max(1, p.reportEvery) == 0 || p.step == p.totalSteps {
             print("step \(p.step)/\(p.totalSteps) epoch \(p.epoch + 1)/\(p.epochs)  " + stats)
             fflush(stdout)
         }

@@ -186,7 +186,7 @@ public final class Trainer {
                 let eta = stepsDone > 0 ? elapsed / Double(stepsDone) * Double(totalSteps - state.step) : .infinity
                 log.progress(TrainProgress(step: state.step, totalSteps: totalSteps, epoch: epochEnd ? state.epoch - 1 : state.epoch,
                                            epochs: t.epochs, loss: lossCount > 0 ? lossSum / Float(lossCount) : .nan,
-                                           learningRate: lr, requestsPerSecond: rate, eta: eta))
+                                           learningRate: lr, requestsPerSecond: rate, eta: eta, reportEvery: t.logEvery))
                 if state.step % t.logEvery == 0 || state.step == totalSteps {
                     var line: [String: Any] = [
                         "type": "train", "step": state.step, "epoch": Double(state.step) / Double(batchesPerEpoch),
