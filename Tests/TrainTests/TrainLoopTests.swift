@@ -226,4 +226,21 @@ final class TrainLoopTests: XCTestCase {
                                          split: data.split("test"), items: data.items, batchSize: 30)
         XCTAssertEqual(one.metrics, r.metrics)
     }
+
+    /// The same run on OpenCL (PoCL here) tracks the CPU run: the trainer only uses backend ops.
+    func testOpenCLTrainingTracksCPU() throws {
+        if OpenCLInventory.shared.devices.isEmpty { throw XCTSkip("no OpenCL device") }
+        let data = try TrainTestSupport.dataset()
+        let config = TrainTestSupport.config(epochs: 1)
+        var weights: [[Float]] = []
+        for backend in [CPUBackend(), try OpenCLBackend(deviceIndex: 0)] as [Backend] {
+            let dir = try TrainTestSupport.runDirectory("backend-\(backend.kind)")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let o = TrainOptions(runDirectory: dir, dataDirectory: data.directory)
+            let trainer = try Trainer(config: config, dataset: data, backend: backend, options: o)
+            try trainer.run()
+            weights.append(try SafeTensorsFile(path: dir + "/last.safetensors").floats("linear.weight"))
+        }
+        for (a, b) in zip(weights[0], weights[1]) { XCTAssertEqual(a, b, accuracy: 1e-3 * max(1, abs(a))) }
+    }
 }

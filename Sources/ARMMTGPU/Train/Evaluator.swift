@@ -44,7 +44,7 @@ public struct EvaluationResult: Sendable {
         }
         for m in metrics { lines.append(row(m.target, m)) }
         for m in oracle ?? [] { lines.append(row("\(m.target) oracle", m)) }
-        if let m = metrics.first, m.ndcg.listsWithoutRelevant > 0 {
+        for m in metrics where m.ndcg.listsWithoutRelevant > 0 {
             lines.append("(\(m.ndcg.listsWithoutRelevant) of \(m.ndcg.lists) lists have no relevant '\(m.target)' item; NDCG counts them as \(m.ndcg.noRelevantValue))")
         }
         return lines.joined(separator: "\n")
