@@ -11,7 +11,7 @@ struct ARMMTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "armmt-gpu",
         abstract: "Train and evaluate ARMMT multimodal re-rankers on OpenCL GPUs or the CPU.",
-        subcommands: [InfoCommand.self, SelfTestCommand.self, BenchCommand.self, DataCommand.self])
+        subcommands: [InfoCommand.self, SelfTestCommand.self, BenchCommand.self, DataCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self])
 
     static func main() {
         if let reason = HostCPU.unsupportedReason() {

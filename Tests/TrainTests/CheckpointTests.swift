@@ -1,0 +1,178 @@
+@testable import ARMMTGPU
+import Foundation
+import XCTest
+
+/// Checkpoint files: round trip, atomic replacement, truncation, schema/config refusal, and
+/// readability by the reference Python reader.
+final class CheckpointTests: XCTestCase {
+    /// A trained linear model's run directory (1 epoch) for the tests to read.
+    private func trainedRun(_ tag: String) throws -> (Dataset, String, RunConfig) {
+        let data = try TrainTestSupport.dataset()
+        let dir = try TrainTestSupport.runDirectory(tag)
+        let config = TrainTestSupport.config(epochs: 1)
+        try TrainTestSupport.trainer(config, data, dir).run()
+        return (data, dir, config)
+    }
+
+    func testRoundTripRestoresParametersMomentsStateAndConfig() throws {
+        let data = try TrainTestSupport.dataset()
+        let dir = try TrainTestSupport.runDirectory("roundtrip")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let backend = CPUBackend()
+        let config = TrainTestSupport.config(epochs: 3) { $0.clipNorm = nil; $0.evalEvery = 4 }
+        let model = try LinearScorer(schema: data.schema, backend: backend, maxBatch: 4)
+        var rng = SeededRandom(seed: 99)
+        for p in model.parameters {
+            try backend.write(rng.floats(p.count), to: p.value)
+            try backend.write(rng.floats(p.count), to: p.m)
+            try backend.write(rng.floats(p.count, 0, 1), to: p.v)
+        }
+        var state = TrainingState(seed: 0xDEAD_BEEF_F00D)
+        for _ in 0..<17 { _ = state.rng.next() }
+        state.step = 13
+        state.optimizerStep = 12
+        state.epoch = 1
+        state.epochPosition = 5
+        state.bestMetric = 0.123456789012345
+        state.bestStep = 8
+        state.evalsWithoutImprovement = 1
+        state.skippedBatches = 1
+        let path = dir + "/c.safetensors"
+        try Checkpoint.save(to: path, model: model, state: state, config: config, schema: data.schema, dataDirectory: data.directory)
+
+        let ck = try Checkpoint.open(path)
+        XCTAssertEqual(ck.state, state)
+        XCTAssertEqual(ck.state.rng.state, state.rng.state, "RNG words survive exactly")
+        XCTAssertEqual(try ck.config.differences(from: config), [])
+        XCTAssertNil(ck.config.train.clipNorm, "an explicit null stays null")
+        XCTAssertEqual(ck.config.train.evalEvery, 4)
+        XCTAssertEqual(ck.dataDirectory, data.directory)
+        XCTAssertEqual(ck.modelKind, "linear")
+        XCTAssertEqual(ck.schemaFingerprint, try SchemaFingerprint.of(data.schema))
+        XCTAssertEqual(ck.file.names, ["linear.weight", "linear.bias",
+                                       "optimizer.linear.weight.exp_avg", "optimizer.linear.weight.exp_avg_sq",
+                                       "optimizer.linear.bias.exp_avg", "optimizer.linear.bias.exp_avg_sq"])
+        let fresh = try LinearScorer(config: LinearScorerConfig(seed: 5), schema: data.schema, backend: backend, maxBatch: 4)
+        try ck.restore(into: fresh)
+        for (a, b) in zip(model.parameters, fresh.parameters) {
+            XCTAssertEqual(try backend.read(a.value), try backend.read(b.value), a.name)
+            XCTAssertEqual(try backend.read(a.m), try backend.read(b.m), a.name)
+            XCTAssertEqual(try backend.read(a.v), try backend.read(b.v), a.name)
+        }
+    }
+
+    func testInterruptedWriteNeverReplacesAGoodCheckpoint() throws {
+        let (data, dir, config) = try trainedRun("atomic")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let last = dir + "/last.safetensors"
+        let good = try TrainTestSupport.fileBytes(last)
+        // A crash mid-write leaves a partial temporary file beside the checkpoint…
+        let leftover = dir + "/.last.safetensors.tmp-4242"
+        try Data(good.prefix(good.count / 2)).write(to: URL(fileURLWithPath: leftover))
+        // …and an abandoned writer (an error while streaming) removes its own.
+        let w = try SafeTensorsStreamWriter(path: last, tensors: [SafeTensorSpec("x", .F32, [4])])
+        try w.append([Float(1)])
+        w.abandon()
+        XCTAssertThrowsError(try SafeTensorsStreamWriter(path: last, tensors: [SafeTensorSpec("x", .F32, [4])]).finish())
+        XCTAssertEqual(try TrainTestSupport.fileBytes(last), good, "last.safetensors is untouched")
+        XCTAssertEqual(try Checkpoint.open(last).state.step, 8)
+        // Resuming reads the good checkpoint, not the leftover, and finishes the run.
+        var more = config
+        more.train.epochs = 1
+        let resumed = try TrainTestSupport.trainer(more, data, dir, resume: true)
+        XCTAssertEqual(resumed.state.step, 8)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        XCTAssertFalse(names.contains { $0.hasPrefix(".last.safetensors.tmp-\(getpid())") }, "\(names)")
+    }
+
+    func testTruncatedCheckpointIsRefusedClearly() throws {
+        let (data, dir, config) = try trainedRun("truncated")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let last = dir + "/last.safetensors"
+        let bytes = try TrainTestSupport.fileBytes(last)
+        try Data(bytes.dropLast(10)).write(to: URL(fileURLWithPath: last))
+        DataTestSupport.expectError(["checkpoint", "last.safetensors", "truncated"]) { _ = try Checkpoint.open(last) }
+        DataTestSupport.expectError(["truncated"]) { _ = try TrainTestSupport.trainer(config, data, dir, resume: true) }
+        try Data(bytes.prefix(5)).write(to: URL(fileURLWithPath: last))
+        DataTestSupport.expectError(["truncated"]) { _ = try Checkpoint.open(last) }
+        DataTestSupport.expectError(["no such checkpoint"], kind: .usage) { _ = try Checkpoint.open(dir + "/nope.safetensors") }
+    }
+
+    func testMismatchedSchemaIsRefusedNamingTheDifference() throws {
+        let (_, dir, _) = try trainedRun("schema")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let other = try TrainTestSupport.dataset(kMax: 5)
+        let ck = try Checkpoint.open(dir + "/best.safetensors")
+        DataTestSupport.expectError(["schema does not match", "dims.k_max: 6 vs 5"], kind: .usage) {
+            _ = try ck.loadModel(for: other, backend: CPUBackend())
+        }
+        DataTestSupport.expectError(["schema does not match", "dims.k_max"], kind: .usage) {
+            _ = try TrainTestSupport.trainer(TrainTestSupport.config(epochs: 1), other, dir, resume: true)
+        }
+    }
+
+    func testResumeWithAnotherConfigIsRefusedNamingTheKeys() throws {
+        let (data, dir, config) = try trainedRun("config")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var changed = config
+        changed.train.batchSize = 32
+        changed.train.learningRate = 0.01
+        DataTestSupport.expectError(["config differs", "train.batch_size: 16 vs 32", "train.learning_rate: 0.05 vs 0.01"], kind: .usage) {
+            _ = try TrainTestSupport.trainer(changed, data, dir, resume: true)
+        }
+        DataTestSupport.expectError(["already holds a run", "--resume"], kind: .usage) {
+            _ = try TrainTestSupport.trainer(config, data, dir)
+        }
+    }
+
+    func testAnotherModelsCheckpointIsRefused() throws {
+        let (data, dir, _) = try trainedRun("extra")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/extra.safetensors"
+        let f = try SafeTensorsFile(path: dir + "/last.safetensors")
+        var blobs = try f.names.map { SafeTensorBlob($0, .F32, f.info($0)!.shape, try f.floats($0)) }
+        blobs.append(SafeTensorBlob("text_proj.weight", .F32, [2], [Float(1), 2]))
+        try SafeTensorsWriter.write(path: path, tensors: blobs, metadata: f.metadata)
+        DataTestSupport.expectError(["text_proj.weight", "not a parameter"], kind: .usage) {
+            _ = try Checkpoint.open(path).loadModel(for: data, backend: CPUBackend())
+        }
+        try SafeTensorsWriter.write(path: path, tensors: Array(blobs.dropFirst()), metadata: f.metadata)
+        DataTestSupport.expectError(["no tensor 'linear.weight'"], kind: .usage) {
+            _ = try Checkpoint.open(path).loadModel(for: data, backend: CPUBackend())
+        }
+        try SafeTensorsWriter.write(path: path, tensors: blobs, metadata: [:])
+        DataTestSupport.expectError(["not an armmt-gpu checkpoint"]) { _ = try Checkpoint.open(path) }
+    }
+
+    /// The reference reader (safetensors.numpy) loads a checkpoint: names, shapes, values, metadata.
+    func testCheckpointReadsInPythonSafetensors() throws {
+        try DataTestSupport.requirePythonWithSafetensors()
+        let (_, dir, _) = try trainedRun("python")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/last.safetensors"
+        let script = """
+        import json, sys
+        from safetensors.numpy import load_file
+        from safetensors import safe_open
+        t = load_file(sys.argv[1])
+        with safe_open(sys.argv[1], "np") as f:
+            meta = f.metadata()
+        print(json.dumps({"tensors": {k: [str(v.dtype), list(v.shape), v.astype("float64").ravel().tolist()] for k, v in t.items()},
+                          "step": meta["step"], "config": json.loads(meta["config"])}))
+        """
+        let r = try XCTUnwrap(try DataTestSupport.python(["-c", script, path]))
+        XCTAssertEqual(r.status, 0, r.output)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])
+        XCTAssertEqual(o["step"] as? String, "8")
+        XCTAssertEqual((o["config"] as? [String: Any]).flatMap { ($0["model"] as? [String: Any])?["kind"] as? String }, "linear")
+        let tensors = try XCTUnwrap(o["tensors"] as? [String: [Any]])
+        let f = try SafeTensorsFile(path: path)
+        XCTAssertEqual(Set(tensors.keys), Set(f.names))
+        for name in f.names {
+            let t = try XCTUnwrap(tensors[name])
+            XCTAssertEqual(t[0] as? String, "float32", name)
+            XCTAssertEqual(t[1] as? [Int], f.info(name)!.shape, name)
+            XCTAssertEqual((t[2] as? [Double])?.map { Float($0) }, try f.floats(name), name)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+@testable import ARMMTGPU
+import Foundation
+import XCTest
+
+/// `armmt-gpu train / eval / predict` end to end through the built binary, and the default
+/// synthetic data cache.
+final class TrainCLITests: XCTestCase {
+    /// The `armmt-gpu` binary beside the test bundle (swift test builds it), or a skip.
+    private func binary() throws -> String {
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("armmt-gpu").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        throw XCTSkip("the armmt-gpu binary is not built next to the tests")
+    }
+
+    private func cli(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary())
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testTrainEvalPredictAndErrors() throws {
+        let data = try TrainTestSupport.dataset()
+        let dir = try TrainTestSupport.runDirectory("cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/config-in.json"
+        try Data(#"{"model": {"kind": "linear"}, "train": {"learning_rate": 0.05, "log_every": 4}}"#.utf8).write(to: URL(fileURLWithPath: config))
+        let run = dir + "/run"
+        let t = try cli(["train", "--data", data.directory, "--config", config, "--out", run, "--device", "cpu", "--epochs", "2", "--batch-size", "20", "--seed", "3"])
+        XCTAssertEqual(t.status, 0, t.err)
+        XCTAssertTrue(t.out.contains("done: step 12/12"), t.out)
+        XCTAssertTrue(t.out.contains("step 4/12"), "plain progress lines off a terminal: \(t.out)")
+        let resolved = try RunConfig.load(path: run + "/config.json")
+        XCTAssertEqual(resolved.train.epochs, 2)
+        XCTAssertEqual(resolved.train.batchSize, 20)
+        XCTAssertEqual(resolved.train.seed, 3)
+        XCTAssertEqual(resolved.model["seed"] as? UInt64, 3)
+
+        let e = try cli(["eval", "--checkpoint", run + "/best.safetensors", "--data", data.directory, "--device", "cpu"])
+        XCTAssertEqual(e.status, 0, e.err)
+        for part in ["split test: 30 requests", "auc", "ndcg@10", "click", "purchase", "purchase oracle"] {
+            XCTAssertTrue(e.out.contains(part), "'\(part)' missing from:\n\(e.out)")
+        }
+        let j = try cli(["eval", "--checkpoint", run + "/last.safetensors", "--split", "valid", "--json", "--device", "cpu"])
+        XCTAssertEqual(j.status, 0, j.err)
+        let object = try ConfigJSON.object(Data(j.out.utf8), what: "eval --json")
+        XCTAssertEqual(object["split"] as? String, "valid")
+        XCTAssertNotNil((object["targets"] as? [String: Any])?["purchase"])
+        XCTAssertNotNil(object["oracle"])
+
+        let csv = dir + "/p.csv"
+        let p = try cli(["predict", "--checkpoint", run + "/best.safetensors", "--data", data.directory, "--split", "test", "--out", csv, "--device", "cpu"])
+        XCTAssertEqual(p.status, 0, p.err)
+        let lines = String(decoding: try TrainTestSupport.fileBytes(csv), as: UTF8.self).split(separator: "\n")
+        let valid = try data.split("test").batch(Array(0..<30)).candidateMask.filter { $0 > 0 }.count
+        XCTAssertEqual(lines.count, valid + 1)
+        XCTAssertTrue(p.out.contains("wrote \(valid) rows"), p.out)
+
+        // Usage errors: one line, exit 2.
+        for (args, message) in [
+            (["train", "--data", data.directory, "--config", config, "--out", dir + "/r2", "--batch-size", "0", "--device", "cpu"], "train.batch_size must be >= 1"),
+            (["train", "--data", data.directory, "--config", config, "--resume", run, "--learning-rate", "0.5", "--device", "cpu"], "train.learning_rate: 0.05 vs 0.5"),
+            (["train", "--data", data.directory, "--config", config, "--out", run, "--device", "cpu"], "already holds a run"),
+            (["train", "--data", dir + "/missing", "--config", config, "--out", dir + "/r3", "--device", "cpu"], "no such data set directory"),
+            (["eval", "--checkpoint", dir + "/none.safetensors", "--data", data.directory], "no such checkpoint"),
+            (["eval", "--checkpoint", run + "/best.safetensors", "--data", data.directory, "--split", "nope", "--device", "cpu"], "no split 'nope'"),
+        ] {
+            let r = try cli(args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.contains(message), "\(args): \(r.err)")
+            XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+        }
+        let bad = dir + "/bad.json"
+        try Data(#"{"train": {"epocs": 2}}"#.utf8).write(to: URL(fileURLWithPath: bad))
+        let r = try cli(["train", "--data", data.directory, "--config", bad, "--out", dir + "/r4", "--device", "cpu"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.err.contains("unknown key \"train.epocs\""), r.err)
+
+        // Resume of the finished run: nothing to do, exit 0.
+        let again = try cli(["train", "--resume", run, "--device", "cpu"])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertTrue(again.out.contains("already complete"), again.out)
+    }
+
+    func testSyntheticDataCacheGeneratesOnceAndRegeneratesWhenBroken() throws {
+        let root = try DataTestSupport.temporaryDirectory("cache")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var c = TrainTestSupport.synthConfig()
+        c.trainRequests = 20
+        c.validRequests = 5
+        c.testRequests = 5
+        let first = try SyntheticDataCache.ensure(c, root: root)
+        XCTAssertTrue(first.generated)
+        XCTAssertEqual(try Dataset(directory: first.directory).split("train").count, 20)
+        let second = try SyntheticDataCache.ensure(c, root: root)
+        XCTAssertFalse(second.generated)
+        XCTAssertEqual(second.directory, first.directory)
+        c.seed += 1
+        XCTAssertNotEqual(SyntheticDataCache.directoryName(c), URL(fileURLWithPath: first.directory).lastPathComponent)
+        c.seed -= 1
+        // A damaged cache is not reused.
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: first.directory + "/items.safetensors"))
+        var said: [String] = []
+        let third = try SyntheticDataCache.ensure(c, root: root) { said.append($0) }
+        XCTAssertTrue(third.generated)
+        XCTAssertTrue(said.contains { $0.contains("not valid") }, "\(said)")
+        XCTAssertNoThrow(try Dataset(directory: third.directory))
+    }
+}
