@@ -135,6 +135,23 @@ def check_variants():
               f"  params={sum(p.numel() for p in model.parameters())} loss={float(total.detach()):.4f}")
 
 
+def check_letor_dims():
+    """An imported LETOR set: only list features and a graded target (no text/image/query/user/behaviours).
+    item_proj takes the list features; context_proj has no input and is left out (c = 0)."""
+    dims = dict(text=0, image=0, query=0, k_max=6, l_max=0, item_vocabs=[], dense=0, list=4, user_vocabs=[],
+                targets=1)
+    for cfg in (dict(width=8, heads=2, loss="listwise"), dict(width=8, heads=2, preset="prm")):
+        model = ta.ARMMT(cfg, dims)
+        exp = {k: v for k, v in expected_params(cfg, dims).items() if not k.startswith("context_proj")}
+        assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == exp
+        b = tiny_batch(dict(DIMS, **{k: v for k, v in dims.items() if k != "l_max"}, l_max=1))
+        b["labels"] = b["labels"][..., :1] * torch.randint(0, 3, b["labels"][..., :1].shape).float()
+        total = model.losses(b, main_target=0)[0]
+        total.backward()
+        assert torch.isfinite(total)
+    print("ok  LETOR-like dims (list features only)")
+
+
 def check_semantics():
     torch.manual_seed(0)
     d = 8
@@ -285,6 +302,7 @@ def check_data_and_modes():
 if __name__ == "__main__":
     torch.set_num_threads(min(2, torch.get_num_threads()))
     check_variants()
+    check_letor_dims()
     check_semantics()
     if "--quick" not in sys.argv:
         check_data_and_modes()

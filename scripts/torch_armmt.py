@@ -13,7 +13,9 @@ checkpoint loads with `model.load_state_dict(...)`; a reader for the engine's da
   python3 scripts/torch_armmt.py --bench --device cuda --tf32 on --steps 50 --json
 
   # 2. Quality: train on a data set in the engine's format, validation loss/AUC every epoch.
-  python3 scripts/torch_armmt.py --data synth --train --epochs 5 [--lr 1e-3] [--batch 256]
+  #    AdamW (lr 1e-3, weight decay 0.01 on every parameter, betas 0.9/0.999, eps 1e-8), global
+  #    gradient-norm clip 1.0 (--clip 0: off), batch 256, shuffled each epoch.
+  python3 scripts/torch_armmt.py --data synth --train --epochs 5 [--lr 1e-3] [--batch 256] [--save w.safetensors]
 
   # 3. Parity: main-head logits [N, K_max, T] (float32) of the first N requests of a split,
   #    from an engine checkpoint (keys starting with `optimizer.` are ignored).
@@ -363,11 +365,12 @@ def synthetic_batch(dims, B, gen, device):
     n_b = torch.randint(1, L + 1, (B,), generator=gen) * (u(B) > 0.08)
     cv = (torch.arange(K)[None] < n_c[:, None]).float()
     bv = (torch.arange(L)[None] < n_b[:, None]).float()
-    b = dict(cand_mask=cv, beh_mask=bv,
-             cand_cat=torch.stack([torch.randint(0, v, (B, K), generator=gen) for v in dims["item_vocabs"]], -1),
+    ids = lambda vocabs, *s: (torch.stack([torch.randint(0, v, s, generator=gen) for v in vocabs], -1) if vocabs
+                              else torch.zeros(*s, 0, dtype=torch.long))
+    rates = [0.26, 0.07] + [0.2] * max(0, dims["targets"] - 2)          # click, purchase, ...
+    b = dict(cand_mask=cv, beh_mask=bv, cand_cat=ids(dims["item_vocabs"], B, K), user=ids(dims["user_vocabs"], B),
              cand_dense=r(B, K, dims["dense"]), list_features=r(B, K, dims["list"]), query=r(B, dims["query"]),
-             user=torch.stack([torch.randint(0, v, (B,), generator=gen) for v in dims["user_vocabs"]], -1),
-             labels=torch.stack([(u(B, K) < 0.26), (u(B, K) < 0.07)], -1).float() * cv[..., None])
+             labels=torch.stack([u(B, K) < q for q in rates[:dims["targets"]]], -1).float() * cv[..., None])
     for m, miss in (("text", 0.01), ("image", 0.04)):
         b[f"cand_{m}"], b[f"beh_{m}"] = r(B, K, dims[m]), r(B, L, dims[m])
         b[f"cand_has_{m}"], b[f"beh_has_{m}"] = (u(B, K) > miss).float() * cv, (u(B, L) > miss).float() * bv
