@@ -26,4 +26,13 @@ export ARMMT_KERNEL_CACHE="$dir/kernel-cache"
 if "$bin" info --json | grep -q '"index"'; then
   "$bin" selftest --device opencl --quick
 fi
+
+# A short training run, evaluation and prediction on a small synthetic data set.
+"$bin" data synth --out data --requests 300 --valid-requests 100 --test-requests 100 --items 400 \
+  --k-max 8 --l-max 6 --text-dim 16 --image-dim 12 --query-dim 8 >/dev/null
+printf '{"model": {"kind": "%s"}, "train": {"epochs": 1, "batch_size": 32}}\n' "${ARMMT_BUNDLE_MODEL:-linear}" > run.json
+"$bin" train --data data --config run.json --out run --device cpu
+"$bin" eval --checkpoint run/best.safetensors --data data --split test
+"$bin" predict --checkpoint run/best.safetensors --data data --split test --out predictions.csv
+test "$(wc -l < predictions.csv)" -gt 1 || { echo "FAIL: predict wrote no rows" >&2; exit 1; }
 echo "bundle OK: $tarball"
