@@ -1,0 +1,33 @@
+/// Device storage for one embedding's per-batch gather plan, allocated once for the largest
+/// batch. Each batch's plan is written into it through tensor views of the plan's exact sizes
+/// (views share the storage), so uploading a plan allocates no device memory.
+final class EmbeddingPlanSlot {
+    let tableRows: Int
+    private let rows: Tensor
+    private let offsets: Tensor
+    private let positions: Tensor
+    let indices: Tensor
+
+    /// For up to `count` indices into a table of `tableRows` rows.
+    init(_ be: Backend, count: Int, tableRows: Int) throws {
+        self.tableRows = tableRows
+        let distinct = min(count, tableRows)
+        rows = try be.makeTensor([distinct], dtype: .int32)
+        offsets = try be.makeTensor([distinct + 1], dtype: .int32)
+        positions = try be.makeTensor([count], dtype: .int32)
+        indices = try be.makeTensor([count], dtype: .int32)
+    }
+
+    /// Uploads `values` as the indices and builds and uploads their plan.
+    func upload(_ be: Backend, indices values: [Int32]) throws -> EmbeddingDevicePlan {
+        try be.writeInt32(values, to: indices)
+        let plan = try EmbeddingGatherPlan(indices: values, tableRows: tableRows)
+        func view(_ storage: Tensor, _ v: [Int32]) throws -> Tensor {
+            let t = Tensor(shape: [v.count], dtype: .int32, storage: storage.storage)
+            if !v.isEmpty { try be.writeInt32(v, to: t) }
+            return t
+        }
+        return EmbeddingDevicePlan(plan: plan, rows: try view(rows, plan.rows), offsets: try view(offsets, plan.offsets),
+                                   positions: try view(positions, plan.positions))
+    }
+}

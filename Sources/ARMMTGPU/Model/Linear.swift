@@ -1,0 +1,137 @@
+/// A row-major matrix inside a tensor: `rows × cols` starting at element `offset`, `ld`
+/// elements between rows. Lets layers read and write column windows of concatenations
+/// (`[h_I ⊕ h_P]`, the packed Q/K projections) without copies.
+struct Slab {
+    let tensor: Tensor
+    var offset = 0
+    var ld: Int
+
+    init(_ tensor: Tensor, ld: Int, offset: Int = 0) {
+        self.tensor = tensor
+        self.ld = ld
+        self.offset = offset
+    }
+
+    /// A dense `[rows, cols]` tensor.
+    init(_ tensor: Tensor) {
+        self.init(tensor, ld: tensor.shape.last ?? 1)
+    }
+
+    /// Columns `from ..< from + n` of this slab.
+    func columns(_ from: Int) -> Slab { Slab(tensor, ld: ld, offset: offset + from) }
+}
+
+/// A Linear layer `y = x·Wᵀ + b`, W `[out, in]` and b `[out]` (PyTorch layout and init), on
+/// every row of a batch at once (one GEMM).
+final class Linear {
+    let weight: Parameter
+    let bias: Parameter?
+    let inputs: Int
+    let outputs: Int
+
+    init(_ f: ParameterFactory, _ name: String, inputs: Int, outputs: Int, bias: Bool = true) throws {
+        self.inputs = inputs
+        self.outputs = outputs
+        weight = try f.uniform(name + ".weight", [outputs, inputs], fanIn: inputs)
+        self.bias = bias ? try f.uniform(name + ".bias", [outputs], fanIn: inputs) : nil
+    }
+
+    /// `y (+)= x·Wᵀ (+ b)` over `rows` rows. `addBias: false` leaves the bias to a fused
+    /// bias+activation op that follows.
+    func forward(_ be: Backend, rows: Int, x: Slab, y: Slab, addBias: Bool = true, accumulate: Bool = false) throws {
+        var p = GemmParameters(m: rows, n: outputs, k: inputs, transB: true, beta: accumulate ? 1 : 0)
+        p.lda = max(1, x.ld)
+        p.offsetA = x.offset
+        p.ldc = y.ld
+        p.offsetC = y.offset
+        try be.gemm(p, a: x.tensor, b: weight.value, c: y.tensor, bias: addBias ? bias?.value : nil)
+    }
+
+    /// From `dy = ∂L/∂y` over `rows` rows and the forward's `x`: writes `dW = dyᵀ·x` and, unless
+    /// `biasGradient` is false (a fused bias+activation backward wrote it), `db = 1ᵀ·dy`;
+    /// `dx (+)= dy·W` when `dx` is given. `ones` holds at least `rows` ones.
+    func backward(_ be: Backend, rows: Int, dy: Slab, x: Slab, dx: Slab?, accumulateDX: Bool = false,
+                  ones: Tensor, biasGradient: Bool = true) throws {
+        var w = GemmParameters(m: outputs, n: inputs, k: rows, transA: true)
+        w.lda = dy.ld
+        w.offsetA = dy.offset
+        w.ldb = max(1, x.ld)
+        w.offsetB = x.offset
+        try be.gemm(w, a: dy.tensor, b: x.tensor, c: weight.grad, bias: nil)
+        if biasGradient, let bias {
+            var b = GemmParameters(m: 1, n: outputs, k: rows)
+            b.lda = max(1, rows)
+            b.ldb = dy.ld
+            b.offsetB = dy.offset
+            try be.gemm(b, a: ones, b: dy.tensor, c: bias.grad, bias: nil)
+        }
+        if let dx {
+            var g = GemmParameters(m: rows, n: inputs, k: outputs, beta: accumulateDX ? 1 : 0)
+            g.lda = dy.ld
+            g.offsetA = dy.offset
+            g.ldc = dx.ld
+            g.offsetC = dx.offset
+            try be.gemm(g, a: dy.tensor, b: weight.value, c: dx.tensor, bias: nil)
+        }
+    }
+
+    var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+}
+
+/// LayerNorm over the last dimension with its saved statistics, for a fixed number of rows.
+final class LayerNormLayer {
+    let gamma: Parameter
+    let beta: Parameter
+    let p: LayerNormParameters
+    let mean: Tensor
+    let rstd: Tensor
+
+    init(_ f: ParameterFactory, _ name: String, rows: Int, features: Int) throws {
+        gamma = try f.constant(name + ".weight", [features], 1)
+        beta = try f.constant(name + ".bias", [features], 0)
+        p = LayerNormParameters(rows: rows, features: features)
+        mean = try f.backend.makeTensor([rows])
+        rstd = try f.backend.makeTensor([rows])
+    }
+
+    func forward(_ be: Backend, x: Tensor, y: Tensor) throws {
+        try be.layerNormForward(p, x: x, gamma: gamma.value, beta: beta.value, y: y, mean: mean, rstd: rstd)
+    }
+
+    func backward(_ be: Backend, dy: Tensor, x: Tensor, dx: Tensor) throws {
+        try be.layerNormBackward(p, dy: dy, x: x, gamma: gamma.value, mean: mean, rstd: rstd, dx: dx,
+                                 dGamma: gamma.grad, dBeta: beta.grad)
+    }
+}
+
+extension Backend {
+    /// `dst[:, dstCol ..< dstCol+cols] (+)= src[:, srcCol ..< srcCol+cols]` over `rows` rows,
+    /// each source row feeding `repeatRows` destination rows.
+    func copyColumns(rows: Int, cols: Int, from src: Slab, to dst: Slab, repeatRows: Int = 1, accumulate: Bool = false) throws {
+        try copyWindow(WindowCopy(rows: rows, cols: cols, srcStride: src.ld, dstStride: dst.ld, srcOffset: src.offset,
+                                  dstOffset: dst.offset, repeatRows: repeatRows, accumulate: accumulate),
+                       from: src.tensor, to: dst.tensor)
+    }
+
+    /// `dst[g, :] (+)= Σ_{j<size} src[g·size + j, :]`: the adjoint of a broadcast to `size` rows.
+    func sumRows(groups: Int, size: Int, cols: Int, from src: Slab, to dst: Slab, accumulate: Bool = false) throws {
+        try sumGroups(GroupSum(groups: groups, groupSize: size, cols: cols, srcStride: src.ld, dstStride: dst.ld,
+                               srcOffset: src.offset, dstOffset: dst.offset, accumulate: accumulate),
+                      from: src.tensor, to: dst.tensor)
+    }
+
+    /// `x[b, :] += table` for every one of `batch` rows of width `table.count` (a learned
+    /// per-slot embedding added to each request's slots): one rank-1 GEMM `ones[B]·table`.
+    func addToEveryRow(batch: Int, table: Tensor, x: Tensor, ones: Tensor) throws {
+        var p = GemmParameters(m: batch, n: table.count, k: 1, beta: 1)
+        p.lda = 1
+        try gemm(p, a: ones, b: table, c: x, bias: nil)
+    }
+
+    /// `dTable (+)= Σ_b dx[b, :]`: the adjoint of `addToEveryRow`.
+    func sumEveryRow(batch: Int, dx: Tensor, dTable: Tensor, ones: Tensor, accumulate: Bool = false) throws {
+        var p = GemmParameters(m: 1, n: dTable.count, k: batch, beta: accumulate ? 1 : 0)
+        p.lda = max(1, batch)
+        try gemm(p, a: ones, b: dx, c: dTable, bias: nil)
+    }
+}

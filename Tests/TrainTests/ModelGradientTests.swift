@@ -1,0 +1,98 @@
+@testable import ARMMTGPU
+import Foundation
+import XCTest
+
+/// The whole model's backward: OpenCL equals the CPU backend, and the CPU gradients match
+/// central finite differences of the loss.
+final class ModelGradientTests: XCTestCase {
+    private let data = TinyModelData.shared
+
+    func testOpenCLGradientsEqualCPU() throws {
+        guard !OpenCLInventory.shared.devices.isEmpty else { throw XCTSkip("no OpenCL device") }
+        let cl = try OpenCLBackend(deviceIndex: 0)
+        for config in [TinyModelData.tinyConfig(), vectorGateConfig()] {
+            let cpuModel = try ARMMTModel(config: config, schema: data.schema, backend: CPUBackend(), maxBatch: 4)
+            let clModel = try ARMMTModel(config: config, schema: data.schema, backend: cl, maxBatch: 4)
+            let batch = try data.batch([0, 1, 2])
+            let a = try cpuModel.computeGradients(batch, items: data.items)
+            let b = try clModel.computeGradients(batch, items: data.items)
+            // The longest reduction feeding any gradient: the weight gradients of the modality
+            // projections sum over every projected row R = B·(K+L); activations reduce over at
+            // most 4d (the FFN) or the item vector widths.
+            let s = cpuModel.shape
+            let n = max(s.projectedRows, 4 * s.d, s.textDim, s.imageDim)
+            let tol = Tolerance(reductionLength: n)
+            let loss = Comparison.compare("loss", actual: [b.total, b.main, b.aux] + b.perTarget,
+                                          expected: [a.total, a.main, a.aux] + a.perTarget, tolerance: tol)
+            XCTAssertTrue(loss.passed, "loss: \(loss)")
+            var worst = 0.0
+            let expected = try ModelTestSupport.layerGradients(cpuModel), actual = try ModelTestSupport.layerGradients(clModel)
+            XCTAssertEqual(expected.map(\.name), actual.map(\.name))
+            for (e, a) in zip(expected, actual) {
+                let c = Comparison.compare(e.name, actual: a.values, expected: e.values, tolerance: tol)
+                worst = max(worst, c.worstRatio)
+                XCTAssertTrue(c.passed, "\(e.name) gradient: worst ratio \(c.worstRatio), max abs \(c.maxAbsError), first failure \(String(describing: c.firstFailure))")
+            }
+            print("model OpenCL vs CPU (\(config.gate)): \(expected.count) layer gradients, worst error/allowed \(worst)")
+        }
+    }
+
+    private func vectorGateConfig() -> ModelConfig {
+        var c = TinyModelData.tinyConfig()
+        c.gate = .vector
+        c.loss = .listwise
+        c.blocks = 2
+        return c
+    }
+
+    /// Central differences of the total loss along a random direction of one parameter,
+    /// against the analytic directional derivative Σ grad·δ.
+    func testFiniteDifferencesMatchAnalyticGradients() throws {
+        for config in [TinyModelData.tinyConfig(), vectorGateConfig()] {
+            let model = try ARMMTModel(config: config, schema: data.schema, backend: CPUBackend(), maxBatch: 4)
+            let be = model.backend
+            let batch = try data.batch([3, 4, 5])
+            _ = try model.computeGradients(batch, items: data.items)
+            var grads: [String: [Float]] = [:]
+            for p in model.parameters { grads[p.name] = try be.read(p.grad) }
+            let names = ["item_cat_emb.0.weight", "user_emb.1.weight", "cafu_item.fc1.weight", "cafu_pers.fc2.weight",
+                         "behaviour_attn.text.k_proj.weight", "mpsa.0.item.q_proj.weight", "mpsa.0.out_proj.weight",
+                         "mpsa.0.norm1.weight", "text_norm.weight", "image_proj.weight", "position_emb.weight",
+                         "recency_emb.weight", "joint.weight", "head.fc1.weight", "aux_head.fc1.weight",
+                         "context_proj.weight", "item_proj.bias"]
+            var rng = SeededRandom(seed: 99)
+            let h: Float = 3e-3
+            for name in names {
+                guard let p = model.parameters.first(where: { $0.name == name }) else {
+                    XCTFail("no parameter \(name); have \(model.parameters.map(\.name))")
+                    continue
+                }
+                let theta = try be.read(p.value)
+                // A unit direction half along the gradient (so the derivative is well above the
+                // loss's rounding) and half random (so every component is tested), whatever the
+                // parameter's size.
+                let g = grads[name]!
+                func unit(_ v: [Float]) -> [Float] {
+                    let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    return v.map { $0 / max(n, 1e-30) }
+                }
+                let delta = unit(zip(unit(g), unit((0..<p.count).map { _ in Float(rng.normal()) })).map { $0 + $1 })
+                XCTAssertGreaterThan(g.map(abs).max()!, 1e-5, "\(name): gradient is zero")
+                let analytic = zip(grads[name]!, delta).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                try be.write(zip(theta, delta).map { $0 + h * $1 }, to: p.value)
+                let plus = try model.evaluateLoss(batch, items: data.items).total
+                try be.write(zip(theta, delta).map { $0 - h * $1 }, to: p.value)
+                let minus = try model.evaluateLoss(batch, items: data.items).total
+                try be.write(theta, to: p.value)
+                let numeric = (plus - minus) / (2 * h)
+                // Float losses and h = 3e-3 (LayerNorms at d = 8 curve enough that 1e-2 leaves
+                // a 2-3% truncation error on joint.weight): relative 2e-2 of the larger side, plus the
+                // loss's float rounding (~1e-7 to 3e-7) amplified by 1/2h.
+                let allowed = 2e-2 * max(abs(analytic), abs(numeric)) + 5e-5
+                print(String(format: "FD %@: analytic %.6g numeric %.6g error/allowed %.3f", name, analytic, numeric, abs(analytic - numeric) / allowed))
+                XCTAssertLessThanOrEqual(abs(analytic - numeric), allowed,
+                                         "\(name) (\(config.gate)): analytic \(analytic), numeric \(numeric)")
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+@testable import ARMMTGPU
+import Foundation
+import XCTest
+
+/// A tiny synthetic data set (d=8-sized models train on it in milliseconds) shared by the model
+/// tests, made once per test process.
+final class TinyModelData {
+    static let shared: TinyModelData = {
+        do { return try TinyModelData() } catch { fatalError("tiny data set: \(error)") }
+    }()
+
+    let directory: String
+    let dataset: Dataset
+    let train: DatasetSplit
+
+    private init() throws {
+        directory = try DataTestSupport.temporaryDirectory("model")
+        var c = SynthConfig()
+        c.trainRequests = 24
+        c.validRequests = 4
+        c.testRequests = 4
+        c.items = 60
+        c.categories = 4
+        c.kMax = 5
+        c.lMax = 4
+        c.textDim = 6
+        c.imageDim = 5
+        c.queryDim = 4
+        c.seed = 11
+        try SynthGenerator.generate(c, into: directory)
+        dataset = try Dataset(directory: directory)
+        train = try dataset.split("train")
+    }
+
+    var schema: DatasetSchema { dataset.schema }
+    var items: ItemTable { dataset.items }
+
+    /// d = 8, H = 2, E = 3, h = 6: every layer present and tiny.
+    static func tinyConfig(seed: UInt64 = 3) -> ModelConfig {
+        var c = ModelConfig()
+        c.width = 8
+        c.heads = 2
+        c.embeddingWidth = 3
+        c.cafuHidden = 6
+        c.seed = seed
+        return c
+    }
+
+    /// Requests `requests` with request 0's behaviours removed and its last candidate slots
+    /// padded, so every batch exercises an empty sequence and padded candidates.
+    func batch(_ requests: [Int], emptyFirst: Bool = true) throws -> Batch {
+        var b = try train.batch(requests)
+        guard emptyFirst else { return b }
+        for j in 0..<b.lMax {
+            b.behaviours[j] = -1
+            b.behaviourMask[j] = 0
+        }
+        for j in 3..<b.kMax {
+            b.candidates[j] = -1
+            b.candidateMask[j] = 0
+            for t in 0..<b.targetCount { b.labels[j * b.targetCount + t] = 0 }
+            for f in 0..<b.listFeatureCount { b.listFeatures[j * b.listFeatureCount + f] = 0 }
+        }
+        return b
+    }
+}
+
+enum ModelTestSupport {
+    /// Gradients grouped per layer: a Linear layer's weight and bias gradients form one
+    /// tensor. Some bias gradients are 0 analytically (key-projection biases shift every score
+    /// of a query equally; the list-wise loss ignores a shift of the logits), so theirs is
+    /// pure rounding and only means something against the scale of the layer's gradient.
+    static func layerGradients(_ model: ARMMTModel) throws -> [(name: String, values: [Float])] {
+        var out: [(name: String, values: [Float])] = []
+        for p in model.parameters {
+            let g = try model.backend.read(p.grad)
+            let layer = p.name.hasSuffix(".bias") ? String(p.name.dropLast(5)) : nil
+            if let layer, let last = out.last, last.name == layer + ".weight" {
+                out[out.count - 1] = (layer, last.values + g)
+            } else {
+                out.append((p.name, g))
+            }
+        }
+        return out
+    }
+
+    static func allFinite(_ v: [Float]) -> Bool { v.allSatisfy(\.isFinite) }
+
+    /// One AdamW step over every parameter, clipping at norm 1.
+    static func adamStep(_ model: ARMMTModel, step: Int, learningRate: Float, norm: Tensor, scale: Tensor) throws {
+        let be = model.backend
+        try be.gradientNorm(model.parameters.map(\.grad), maxNorm: 1, norm: norm, clipScale: scale)
+        let p = AdamWParameters(learningRate: learningRate, weightDecay: 0, step: step)
+        for q in model.parameters {
+            try be.adamW(p, parameter: q.value, gradient: q.grad, m: q.m, v: q.v, gradientScale: scale)
+        }
+    }
+}
