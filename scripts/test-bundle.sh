@@ -30,7 +30,7 @@ fi
 # A short training run, evaluation and prediction on a small synthetic data set.
 "$bin" data synth --out data --requests 300 --valid-requests 100 --test-requests 100 --items 400 \
   --k-max 8 --l-max 6 --text-dim 16 --image-dim 12 --query-dim 8 >/dev/null
-printf '{"model": {"kind": "%s"}, "train": {"epochs": 1, "batch_size": 32}}\n' "${ARMMT_BUNDLE_MODEL:-linear}" > run.json
+printf '{"model": {"kind": "%s"}, "train": {"epochs": 1, "batch_size": 32}}\n' "${ARMMT_BUNDLE_MODEL:-armmt}" > run.json
 "$bin" train --data data --config run.json --out run --device cpu
 "$bin" eval --checkpoint run/best.safetensors --data data --split test
 "$bin" predict --checkpoint run/best.safetensors --data data --split test --out predictions.csv
