@@ -7,7 +7,7 @@ extension CPUBackend: CAFUOps {
                              context: try host(context, "cafu context"), w1: try host(w1, "cafu w1"),
                              b1: try host(b1, "cafu b1"), w2: try host(w2, "cafu w2"), b2: try host(b2, "cafu b2"),
                              r: try host(r, "cafu r"), alpha: try host(alpha, "cafu alpha"),
-                             hiddenPre: try host(hiddenPre, "cafu hiddenPre"), parallel: parallel)
+                             hiddenPre: try host(hiddenPre, "cafu hiddenPre"), scratch: scratch, parallel: parallel)
     }
 
     public func cafuBackward(_ p: CAFUParameters, dr: Tensor, dAlpha: Tensor?, x: Tensor, mask: Tensor, context: Tensor,
@@ -22,6 +22,6 @@ extension CPUBackend: CAFUOps {
                               hiddenPre: try host(hiddenPre, "cafu hiddenPre"), dx: try host(dx, "cafu dx"),
                               dContext: try host(dContext, "cafu dContext"), dW1: try host(dW1, "cafu dW1"),
                               db1: try host(db1, "cafu db1"), dW2: try host(dW2, "cafu dW2"), db2: try host(db2, "cafu db2"),
-                              parallel: parallel)
+                              scratch: scratch, parallel: parallel)
     }
 }

@@ -7,6 +7,8 @@ public final class CPUBackend: Backend {
     /// Whether the Swift fast paths split work over cores (`CPUParallel`). Results are the same
     /// bits either way; `false` exists so tests can prove it.
     public let parallel: Bool
+    /// Scratch reused across calls by the fast paths (CAFU's per-item intermediates).
+    let scratch = CPUScratchPool()
 
     public init(parallel: Bool = true) {
         self.parallel = parallel
