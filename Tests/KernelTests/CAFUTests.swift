@@ -113,6 +113,43 @@ final class CAFUTests: XCTestCase {
         }
     }
 
+    /// The model's default sizes on the CPU backend, where its fast path runs on every core.
+    func testCPUDefaultSize() {
+        for gate in CAFUGate.allCases {
+            let p = CAFUParameters(items: 8192, gate: gate)
+            S.assertCases([CAFUChecks.forwardCase(p), CAFUChecks.backwardCase(p, withDAlpha: true)], on: CPUBackend())
+        }
+    }
+
+    /// The CPU backend's parallel fast path sums db1, db2 in a fixed chunk order: two runs and
+    /// a single-threaded run give identical bits for every output.
+    func testCPUParallelIsDeterministic() throws {
+        for gate in CAFUGate.allCases {
+            let p = CAFUParameters(items: 4099, width: 16, contextWidth: 24, hidden: 32, gate: gate)
+            let v = CAFUChecks.inputs(p, seed: 9)
+            let n = p.items, m = p.modalities, d = p.width, dc = p.contextWidth, h = p.hidden, g = p.gateRows
+            let alphaShape = gate == .scalar ? [n, m] : [n, m, d]
+            func run(_ b: CPUBackend) throws -> [[UInt32]] {
+                let tx = try b.tensor(v.x, shape: [n, m, d]), tm = try b.tensor(v.mask, shape: [n, m]), tc = try b.tensor(v.context, shape: [n, dc])
+                let tw1 = try b.tensor(v.w1, shape: [h, d + dc]), tb1 = try b.tensor(v.b1, shape: [h])
+                let tw2 = try b.tensor(v.w2, shape: [g, h]), tb2 = try b.tensor(v.b2, shape: [g])
+                let tr = try b.makeTensor([n, d]), ta = try b.makeTensor(alphaShape), th = try b.makeTensor([n, h])
+                try b.cafuForward(p, x: tx, mask: tm, context: tc, w1: tw1, b1: tb1, w2: tw2, b2: tb2, r: tr, alpha: ta, hiddenPre: th)
+                let tdr = try b.tensor(v.dr, shape: [n, d]), tda = try b.tensor(v.dAlpha, shape: alphaShape)
+                let dx = try b.makeTensor([n, m, d]), dcx = try b.makeTensor([n, dc]), dw1 = try b.makeTensor([h, d + dc])
+                let db1 = try b.makeTensor([h]), dw2 = try b.makeTensor([g, h]), db2 = try b.makeTensor([g])
+                try b.cafuBackward(p, dr: tdr, dAlpha: tda, x: tx, mask: tm, context: tc, w1: tw1, w2: tw2, alpha: ta, hiddenPre: th,
+                                   dx: dx, dContext: dcx, dW1: dw1, db1: db1, dW2: dw2, db2: db2)
+                return try [tr, ta, th, dx, dcx, dw1, db1, dw2, db2].map { try b.read($0).map(\.bitPattern) }
+            }
+            let first = try run(CPUBackend()), second = try run(CPUBackend()), serial = try run(CPUBackend(parallel: false))
+            for (i, name) in ["r", "alpha", "hiddenPre", "dx", "dContext", "dW1", "db1", "dW2", "db2"].enumerated() {
+                XCTAssertEqual(first[i], second[i], "\(gate) \(name) differs between runs")
+                XCTAssertEqual(first[i], serial[i], "\(gate) \(name) differs between parallel and serial")
+            }
+        }
+    }
+
     func testValidationErrors() throws {
         for backend in [CPUBackend() as Backend] + ((try? S.openCL()).map { [$0 as Backend] } ?? []) {
             let p = CAFUParameters(items: 4, modalities: 2, width: 3, contextWidth: 5, hidden: 6, gate: .vector)

@@ -40,6 +40,41 @@ final class ElementwiseTests: XCTestCase {
         S.assertCases(ElementwiseChecks.cases(), on: try S.openCL())
     }
 
+    /// The CPU backend's parallel backward sums dBias in a fixed chunk order: two runs and a
+    /// single-threaded run give identical bits.
+    func testCPUParallelIsDeterministic() throws {
+        let rows = 4099, cols = 37
+        for act in BiasActivation.allCases {
+            let p = BiasActivationParameters(act, rows: rows, cols: cols)
+            func run(_ b: CPUBackend) throws -> [[UInt32]] {
+                let x = try b.tensor(S.random(rows * cols, seed: 21, -4, 4).map(Float.init), shape: [rows, cols])
+                let bias = try b.tensor(S.random(cols, seed: 22).map(Float.init), shape: [cols])
+                let dy = try b.tensor(S.random(rows * cols, seed: 23).map(Float.init), shape: [rows, cols])
+                let y = try b.makeTensor([rows, cols]), dx = try b.makeTensor([rows, cols]), db = try b.makeTensor([cols])
+                try b.biasActivationForward(p, x: x, bias: bias, y: y)
+                try b.biasActivationBackward(p, dy: dy, x: x, bias: bias, dx: dx, dBias: db)
+                return try [y, dx, db].map { try b.read($0).map(\.bitPattern) }
+            }
+            let first = try run(CPUBackend()), second = try run(CPUBackend()), serial = try run(CPUBackend(parallel: false))
+            for (i, name) in ["y", "dx", "dBias"].enumerated() {
+                XCTAssertEqual(first[i], second[i], "\(act) \(name) differs between runs")
+                XCTAssertEqual(first[i], serial[i], "\(act) \(name) differs between parallel and serial")
+            }
+        }
+    }
+
+    /// The CPU fast path against the Double reference at the model's shape, where every part
+    /// of it (full 8-lane blocks, many reduction chunks, all cores) is exercised.
+    func testCPUFastPathAtModelShape() {
+        var cases: [EquivalenceCase] = []
+        for act in BiasActivation.allCases {
+            for backward in [false, true] {
+                cases.append(ElementwiseChecks.biasActivationCase(act, rows: 2048, cols: 256, backward: backward))
+            }
+        }
+        S.assertCases(cases, on: CPUBackend())
+    }
+
     func testValidationErrors() throws {
         for backend in [CPUBackend() as Backend] + ((try? S.openCL()).map { [$0 as Backend] } ?? []) {
             let p = BiasActivationParameters(.gelu, rows: 4, cols: 8)

@@ -54,6 +54,29 @@ final class LayerNormTests: XCTestCase {
         XCTAssertEqual(results[0], results[1])
     }
 
+    /// The CPU backend's parallel backward sums dγ, dβ in a fixed chunk order: two runs and a
+    /// single-threaded run give identical bits (forward too).
+    func testCPUParallelIsDeterministic() throws {
+        let rows = 3001, d = 67
+        let p = LayerNormParameters(rows: rows, features: d)
+        func run(_ b: CPUBackend) throws -> [[UInt32]] {
+            let x = try b.tensor(S.random(rows * d, seed: 5, -3, 3).map(Float.init), shape: [rows, d])
+            let dy = try b.tensor(S.random(rows * d, seed: 6).map(Float.init), shape: [rows, d])
+            let g = try b.tensor(S.random(d, seed: 7, 0.5, 1.5).map(Float.init), shape: [d])
+            let be = try b.tensor(S.random(d, seed: 8).map(Float.init), shape: [d])
+            let y = try b.makeTensor([rows, d]), m = try b.makeTensor([rows]), r = try b.makeTensor([rows])
+            let dx = try b.makeTensor([rows, d]), dg = try b.makeTensor([d]), db = try b.makeTensor([d])
+            try b.layerNormForward(p, x: x, gamma: g, beta: be, y: y, mean: m, rstd: r)
+            try b.layerNormBackward(p, dy: dy, x: x, gamma: g, mean: m, rstd: r, dx: dx, dGamma: dg, dBeta: db)
+            return try [y, m, r, dx, dg, db].map { try b.read($0).map(\.bitPattern) }
+        }
+        let first = try run(CPUBackend()), second = try run(CPUBackend()), serial = try run(CPUBackend(parallel: false))
+        for (i, name) in ["y", "mean", "rstd", "dx", "dGamma", "dBeta"].enumerated() {
+            XCTAssertEqual(first[i], second[i], "\(name) differs between runs")
+            XCTAssertEqual(first[i], serial[i], "\(name) differs between parallel and serial")
+        }
+    }
+
     func testValidationErrors() throws {
         for backend in [CPUBackend() as Backend] + ((try? S.openCL()).map { [$0 as Backend] } ?? []) {
             let p = LayerNormParameters(rows: 4, features: 8)

@@ -5,8 +5,8 @@ extension CPUBackend: AttentionOps {
         let pq = try host(q, "attention Q"), pk = try host(k, "attention K"), pv = try host(v, "attention V")
         let pm = try keyMask.map { try host($0, "attention key mask") }
         let po = try host(out, "attention O"), pl = try host(logSumExp, "attention logSumExp")
-        AttentionReference.forward(p, q: pq, k: pk, v: pv, keyMask: pm.map { UnsafePointer($0) },
-                                   out: po, logSumExp: pl, parallel: true)
+        AttentionFastPath.forward(p, q: pq, k: pk, v: pv, keyMask: pm.map { UnsafePointer($0) },
+                                  out: po, logSumExp: pl, parallel: parallel)
     }
 
     public func attentionBackward(_ p: AttentionParameters, q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor?,
@@ -19,7 +19,7 @@ extension CPUBackend: AttentionOps {
         let po = try host(out, "attention O"), pl = try host(logSumExp, "attention logSumExp")
         let pdo = try host(dOut, "attention dO")
         let pdq = try host(dQ, "attention dQ"), pdk = try host(dK, "attention dK"), pdv = try host(dV, "attention dV")
-        AttentionReference.backward(p, q: pq, k: pk, v: pv, keyMask: pm.map { UnsafePointer($0) },
-                                    out: po, logSumExp: pl, dOut: pdo, dQ: pdq, dK: pdk, dV: pdv, parallel: true)
+        AttentionFastPath.backward(p, q: pq, k: pk, v: pv, keyMask: pm.map { UnsafePointer($0) },
+                                   out: po, logSumExp: pl, dOut: pdo, dQ: pdq, dK: pdk, dV: pdv, parallel: parallel)
     }
 }

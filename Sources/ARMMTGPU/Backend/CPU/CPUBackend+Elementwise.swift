@@ -1,16 +1,16 @@
 extension CPUBackend: ElementwiseOps {
     public func biasActivationForward(_ p: BiasActivationParameters, x: Tensor, bias: Tensor?, y: Tensor) throws {
         try p.validateForward(x: x, bias: bias, y: y)
-        ElementwiseReference.biasActivationForward(p, x: try host(x, "x"), bias: try bias.map { UnsafePointer(try host($0, "bias")) },
-                                                   y: try host(y, "y"))
+        ElementwiseFastPath.forward(p, x: try host(x, "x"), bias: try bias.map { UnsafePointer(try host($0, "bias")) },
+                                    y: try host(y, "y"), parallel: parallel)
     }
 
     public func biasActivationBackward(_ p: BiasActivationParameters, dy: Tensor, x: Tensor, bias: Tensor?,
                                        dx: Tensor, dBias: Tensor?) throws {
         try p.validateBackward(dy: dy, x: x, bias: bias, dx: dx, dBias: dBias)
-        ElementwiseReference.biasActivationBackward(p, dy: try host(dy, "dy"), x: try host(x, "x"),
-                                                    bias: try bias.map { UnsafePointer(try host($0, "bias")) },
-                                                    dx: try host(dx, "dx"), dBias: try dBias.map { try host($0, "dBias") })
+        ElementwiseFastPath.backward(p, dy: try host(dy, "dy"), x: try host(x, "x"),
+                                     bias: try bias.map { UnsafePointer(try host($0, "bias")) },
+                                     dx: try host(dx, "dx"), dBias: try dBias.map { try host($0, "dBias") }, parallel: parallel)
     }
 
     public func residualAdd(_ a: Tensor, _ b: Tensor, out: Tensor) throws {

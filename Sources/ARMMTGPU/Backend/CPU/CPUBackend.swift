@@ -4,8 +4,15 @@ public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public let blas = BLASInfo.current()
     public var name: String { "cpu (OpenBLAS \(blas.core), \(blas.threads) threads)" }
+    /// Whether the Swift fast paths split work over cores (`CPUParallel`). Results are the same
+    /// bits either way; `false` exists so tests can prove it.
+    public let parallel: Bool
+    /// Scratch reused across calls by the fast paths (CAFU's per-item intermediates).
+    let scratch = CPUScratchPool()
 
-    public init() {}
+    public init(parallel: Bool = true) {
+        self.parallel = parallel
+    }
 
     public func makeTensor(_ shape: [Int], dtype: DType) throws -> Tensor {
         let count = shape.reduce(1, *)
