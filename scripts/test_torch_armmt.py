@@ -137,13 +137,12 @@ def check_variants():
 
 def check_letor_dims():
     """An imported LETOR set: only list features and a graded target (no text/image/query/user/behaviours).
-    item_proj takes the list features; context_proj has no input and is left out (c = 0)."""
+    item_proj takes the list features; context_proj has no input, so c = context_proj.bias."""
     dims = dict(text=0, image=0, query=0, k_max=6, l_max=0, item_vocabs=[], dense=0, list=4, user_vocabs=[],
                 targets=1)
     for cfg in (dict(width=8, heads=2, loss="listwise"), dict(width=8, heads=2, preset="prm")):
         model = ta.ARMMT(cfg, dims)
-        exp = {k: v for k, v in expected_params(cfg, dims).items() if not k.startswith("context_proj")}
-        assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == exp
+        assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == expected_params(cfg, dims)
         b = tiny_batch(dict(DIMS, **{k: v for k, v in dims.items() if k != "l_max"}, l_max=1))
         b["labels"] = b["labels"][..., :1] * torch.randint(0, 3, b["labels"][..., :1].shape).float()
         total = model.losses(b, main_target=0)[0]

@@ -21,6 +21,9 @@ checkpoint loads with `model.load_state_dict(...)`; a reader for the engine's da
   #    from an engine checkpoint (keys starting with `optimizer.` are ignored).
   python3 scripts/torch_armmt.py --data synth --checkpoint ckpt.safetensors \
       --dump-logits logits.npy --split valid --requests 512
+  #    With --dump-loss OUT.json / --dump-grads OUT.safetensors: the losses {total, main, aux,
+  #    per_target} and every parameter's gradient (same names) of ONE training batch holding
+  #    those N requests (what the engine's computeGradients returns for that batch).
 
 Model switches (every mode; defaults as docs/MODEL.md): --width 64 --heads 4 --blocks 1
 --embedding-width 16 --cafu-hidden 64 --modalities text,image|text|image|none --fusion cafu|concat|mean
@@ -65,6 +68,17 @@ def resolve_config(cfg):
 
 
 # ----------------------------------------------------------------------------- model
+
+def linear(n_in, n_out):
+    """nn.Linear, also for n_in = 0 (then y = b, with b initialised to U(±1/√0) read as 0 like
+    PyTorch's bound; its warning about initialising an empty weight is silenced)."""
+    if n_in > 0:
+        return nn.Linear(n_in, n_out)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return nn.Linear(n_in, n_out)
+
 
 def attend(q, k, v, key_mask, heads):
     """Multi-head attention. q [B,Lq,Dq], k [B,Lk,Dq], v [B,Lk,Dv], key_mask [B,Lk] bool.
@@ -193,11 +207,13 @@ class ARMMT(nn.Module):
             setattr(self, f"{m}_proj", nn.Linear(dims[m], d))
             setattr(self, f"{m}_norm", nn.LayerNorm(d))
         self.item_cat_emb = nn.ModuleList(nn.Embedding(v, E) for v in dims["item_vocabs"])
+        # item_proj and context_proj exist whatever their input width (docs/MODEL.md): with no
+        # input (e.g. a LETOR set has no query or user features) the output is the learned bias.
         n_item = E * len(dims["item_vocabs"]) + dims["dense"] + dims["list"]
-        self.item_proj = nn.Linear(n_item, d) if n_item > 0 else None
+        self.item_proj = linear(n_item, d)
         self.user_emb = nn.ModuleList(nn.Embedding(v, E) for v in dims["user_vocabs"])
         n_ctx = dims["query"] + E * len(dims["user_vocabs"])
-        self.context_proj = nn.Linear(n_ctx, d) if n_ctx > 0 else None
+        self.context_proj = linear(n_ctx, d)
         self.position_emb = nn.Embedding(dims["k_max"], d)
         if self.use_beh:
             self.recency_emb = nn.Embedding(dims["l_max"], d)
@@ -221,9 +237,9 @@ class ARMMT(nn.Module):
         feats = [emb(b["cand_cat"][..., i]) for i, emb in enumerate(self.item_cat_emb)]
         feats += [b["cand_dense"], b["list_features"]]
         zeros = b["cand_dense"].new_zeros(B, K, d)
-        e = self.item_proj(torch.cat(feats, -1)) if self.item_proj is not None else zeros
+        e = self.item_proj(torch.cat(feats, -1))
         ctx = [b["query"]] + [emb(b["user"][:, i]) for i, emb in enumerate(self.user_emb)]
-        c = self.context_proj(torch.cat(ctx, -1)) if self.context_proj is not None else zeros[:, 0]
+        c = self.context_proj(torch.cat(ctx, -1))
         cK = c[:, None, :].expand(B, K, d)
         pos = self.position_emb.weight[:K]
         gate_ctx = torch.cat([cK, e], -1)                            # k = c ⊕ e
@@ -532,21 +548,51 @@ def checkpoint_config(path):
     with safe_open(path, framework="pt") as f:
         meta = f.metadata() or {}
     try:
-        return json.loads(meta["config"]) if "config" in meta else {}
+        cfg = json.loads(meta["config"]) if "config" in meta else {}
     except json.JSONDecodeError:
         return {}
+    # An engine checkpoint holds the whole run config {"model": {...}, "train": {...}}; the
+    # model section (minus its "kind") is the config this script takes. A --save file holds
+    # the model config itself.
+    if isinstance(cfg, dict) and isinstance(cfg.get("model"), dict):
+        model = dict(cfg["model"])
+        kind = model.pop("kind", "armmt")
+        if kind != "armmt":
+            sys.exit(f"torch_armmt: {path} is a checkpoint of a {kind!r} model, not armmt")
+        return model
+    return cfg if isinstance(cfg, dict) else {}
 
 
-def dump_logits(a, cfg, data):
+def dump(a, cfg, data):
+    """--dump-logits, --dump-loss, --dump-grads from a checkpoint, on the first N requests of a split."""
     device = torch.device(a.device)
     model = ARMMT(cfg, data.dims).to(device)
     load_checkpoint(model, a.checkpoint)
     split = a.split or "valid"
     total = data.split(split)["candidates"].shape[0]
     n = total if a.requests is None else min(a.requests, total)
-    logits = predict(model, data, split, n, a.eval_batch, device).numpy().astype(np.float32)
-    np.save(a.dump_logits, logits)
-    print(f"wrote {a.dump_logits}: main-head logits {list(logits.shape)} of the first {n} requests of {split}")
+    if a.dump_logits:
+        logits = predict(model, data, split, n, a.eval_batch, device).numpy().astype(np.float32)
+        np.save(a.dump_logits, logits)
+        print(f"wrote {a.dump_logits}: main-head logits {list(logits.shape)} of the first {n} requests of {split}")
+    if a.dump_loss or a.dump_grads:
+        # One training batch of all N requests (as the engine's computeGradients on that batch).
+        model.train()
+        model.zero_grad(set_to_none=True)
+        b = data.batch(split, torch.arange(n), device)
+        loss, main, aux, per_t = model.losses(b, data.main_target)
+        loss.backward()
+        if a.dump_loss:
+            with open(a.dump_loss, "w") as f:
+                json.dump(dict(total=float(loss), main=float(main), aux=float(aux),
+                               per_target=[float(x) for x in per_t], requests=n, split=split), f)
+            print(f"wrote {a.dump_loss}: loss {float(loss):.6f} of one batch of the first {n} requests of {split}")
+        if a.dump_grads:
+            from safetensors.torch import save_file
+            grads = {k: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().float().cpu().contiguous()
+                     for k, p in model.named_parameters()}
+            save_file(grads, a.dump_grads, metadata={"split": split, "requests": str(n)})
+            print(f"wrote {a.dump_grads}: gradients of {len(grads)} parameters")
 
 
 def config_from_args(a, base):
@@ -570,6 +616,8 @@ def main(argv=None):
     p.add_argument("--train", action="store_true")
     p.add_argument("--checkpoint")
     p.add_argument("--dump-logits")
+    p.add_argument("--dump-loss", help="JSON {total, main, aux, per_target} of one batch of the first N requests")
+    p.add_argument("--dump-grads", help="safetensors of every parameter's gradient on that batch")
     p.add_argument("--split", help="--train: the training split (train); --dump-logits: the split (valid)")
     p.add_argument("--valid", help="--train: the validation split (valid, else the next split)")
     p.add_argument("--requests", type=int)
@@ -611,9 +659,10 @@ def main(argv=None):
     data = Dataset(a.data)
     if a.train:
         return train(a, cfg, data)
-    if a.checkpoint and a.dump_logits:
-        return dump_logits(a, cfg, data)
-    p.error("with --data: --train, or --checkpoint FILE --dump-logits OUT.npy [--split S] [--requests N]")
+    if a.checkpoint and (a.dump_logits or a.dump_loss or a.dump_grads):
+        return dump(a, cfg, data)
+    p.error("with --data: --train, or --checkpoint FILE --dump-logits OUT.npy / --dump-loss OUT.json / "
+            "--dump-grads OUT.safetensors [--split S] [--requests N]")
 
 
 if __name__ == "__main__":
