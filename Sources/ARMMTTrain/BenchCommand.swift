@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: medians after warm-up, compile time excluded.",
-        subcommands: [BenchKernelsCommand.self])
+        subcommands: [BenchKernelsCommand.self, BenchTrainCommand.self])
 }
 
 struct BenchKernelsCommand: ParsableCommand {
@@ -52,6 +52,45 @@ struct BenchKernelsCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(Report(device: backend.name, peaks: peaks, results: results)), as: UTF8.self))
+        }
+    }
+}
+
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Time whole training steps (batch, forward, backward, clipping, AdamW) of the default model on the default data set's shape; prints requests_per_s=<number> last.")
+
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    @Option(name: .long, help: "Timed steps (the median is reported).")
+    var steps = 10
+
+    @Option(name: .long, help: "Untimed warm-up steps.")
+    var warmup = 3
+
+    @Option(name: .long, help: "Requests per step.")
+    var batchSize = 256
+
+    func run() throws {
+        let backend = try deviceOptions.selector().makeBackend()
+        if let ocl = backend as? OpenCLBackend { try ocl.compileAll() }
+        var config = TrainBenchConfig()
+        config.steps = steps
+        config.warmup = warmup
+        config.batchSize = batchSize
+        config.data.trainRequests = max(config.data.trainRequests, batchSize)
+        let log: ((String) -> Void)? = json ? nil : { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        let result = try TrainBenchmark.run(config, backend: backend, progress: log)
+        if json {
+            print(try result.json())
+        } else {
+            for line in result.lines { print(line) }
         }
     }
 }

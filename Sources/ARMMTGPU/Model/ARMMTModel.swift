@@ -124,7 +124,9 @@ public final class ARMMTModel: TrainableModel {
 
     private func forward(training: Bool) throws {
         let be = backend, s = shape, d = s.d, n = s.candidateRows, b = s.batch, em = s.embedding
-        for (enc, mod) in zip(encoders, s.modalities) { try enc.forward(be, x: inputs.x[mod]!) }
+        for (enc, mod) in zip(encoders, s.modalities) {
+            try enc.forward(be, x: inputs.x[mod]!, slots: inputs.projectionSlot!.indices)
+        }
 
         for (i, table) in itemCatEmb.enumerated() {
             try be.embeddingGather(table: table.value, indices: inputs.itemSlots[i].indices, output: inputs.itemInput,
@@ -267,7 +269,9 @@ public final class ARMMTModel: TrainableModel {
                                  keyMask: inputs.keyMask[s.modalities[j]]!, accumulateRecency: j > 0, ones: ones)
             }
         }
-        for (enc, mod) in zip(encoders, s.modalities) { try enc.backward(be, x: inputs.x[mod]!, ones: ones) }
+        for (enc, mod) in zip(encoders, s.modalities) {
+            try enc.backward(be, x: inputs.x[mod]!, plan: inputs.projectionPlan!, ones: ones)
+        }
 
         try itemProj.backward(be, rows: n, dy: Slab(dE), x: Slab(inputs.itemInput), dx: dItemInput.map { Slab($0) }, ones: ones)
         for (i, table) in itemCatEmb.enumerated() {

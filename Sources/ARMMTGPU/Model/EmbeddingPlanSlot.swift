@@ -18,12 +18,15 @@ final class EmbeddingPlanSlot {
         indices = try be.makeTensor([count], dtype: .int32)
     }
 
-    /// Uploads `values` as the indices and builds and uploads their plan.
-    func upload(_ be: Backend, indices values: [Int32]) throws -> EmbeddingDevicePlan {
+    /// Uploads `values` as the indices and builds and uploads their plan, for a table of
+    /// `tableRows` rows (at most the slot's; the slot's by default).
+    func upload(_ be: Backend, indices values: [Int32], tableRows used: Int? = nil) throws -> EmbeddingDevicePlan {
+        let used = used ?? tableRows
+        precondition(used <= tableRows, "plan table rows \(used) beyond the slot's \(tableRows)")
         try be.writeInt32(values, to: indices)
-        let plan = try EmbeddingGatherPlan(indices: values, tableRows: tableRows)
+        let plan = try EmbeddingGatherPlan(indices: values, tableRows: used)
         func view(_ storage: Tensor, _ v: [Int32]) throws -> Tensor {
-            let t = Tensor(shape: [v.count], dtype: .int32, storage: storage.storage)
+            let t = storage.view([v.count])
             if !v.isEmpty { try be.writeInt32(v, to: t) }
             return t
         }

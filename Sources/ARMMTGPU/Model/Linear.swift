@@ -78,29 +78,46 @@ final class Linear {
     var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
 }
 
-/// LayerNorm over the last dimension with its saved statistics, for a fixed number of rows.
+/// LayerNorm over the last dimension with its saved statistics, for up to `rows` rows.
 final class LayerNormLayer {
     let gamma: Parameter
     let beta: Parameter
-    let p: LayerNormParameters
-    let mean: Tensor
-    let rstd: Tensor
+    let rows: Int
+    let features: Int
+    private let mean: Tensor
+    private let rstd: Tensor
 
     init(_ f: ParameterFactory, _ name: String, rows: Int, features: Int) throws {
         gamma = try f.constant(name + ".weight", [features], 1)
         beta = try f.constant(name + ".bias", [features], 0)
-        p = LayerNormParameters(rows: rows, features: features)
+        self.rows = rows
+        self.features = features
         mean = try f.backend.makeTensor([rows])
         rstd = try f.backend.makeTensor([rows])
     }
 
-    func forward(_ be: Backend, x: Tensor, y: Tensor) throws {
-        try be.layerNormForward(p, x: x, gamma: gamma.value, beta: beta.value, y: y, mean: mean, rstd: rstd)
+    /// Over the first `rows` rows (all by default) of `x` and `y`, which hold at least that many.
+    func forward(_ be: Backend, x: Tensor, y: Tensor, rows: Int? = nil) throws {
+        let r = rows ?? self.rows, rd = [r, features]
+        try be.layerNormForward(LayerNormParameters(rows: r, features: features), x: x.view(rd), gamma: gamma.value,
+                                beta: beta.value, y: y.view(rd), mean: mean.view([r]), rstd: rstd.view([r]))
     }
 
-    func backward(_ be: Backend, dy: Tensor, x: Tensor, dx: Tensor) throws {
-        try be.layerNormBackward(p, dy: dy, x: x, gamma: gamma.value, mean: mean, rstd: rstd, dx: dx,
+    /// The backward of the last `forward` (same `rows`).
+    func backward(_ be: Backend, dy: Tensor, x: Tensor, dx: Tensor, rows: Int? = nil) throws {
+        let r = rows ?? self.rows, rd = [r, features]
+        try be.layerNormBackward(LayerNormParameters(rows: r, features: features), dy: dy.view(rd), x: x.view(rd),
+                                 gamma: gamma.value, mean: mean.view([r]), rstd: rstd.view([r]), dx: dx.view(rd),
                                  dGamma: gamma.grad, dBeta: beta.grad)
+    }
+}
+
+extension Tensor {
+    /// The leading `shape.reduce(1, *)` elements of this tensor as a tensor of `shape` (shares
+    /// the storage; `self` when the shape is already that): per-batch sizes inside tensors
+    /// allocated once for the largest batch.
+    func view(_ shape: [Int]) -> Tensor {
+        shape == self.shape ? self : Tensor(shape: shape, dtype: dtype, storage: storage)
     }
 }
 

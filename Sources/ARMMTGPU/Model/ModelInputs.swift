@@ -2,6 +2,11 @@
 /// once for the maximum batch size with reusable host staging buffers: a batch is assembled
 /// on the host (item-table gathers, masks) and each input tensor is uploaded with one write.
 ///
+/// The modality projections run once per distinct item: the candidates and behaviours of a
+/// batch share the item table, repeat items and hold padding, so the batch's valid item ids are
+/// deduplicated here (in order of first appearance, candidates before behaviours) and only
+/// their vectors are uploaded; a gather plan spreads the projected rows back to the slots.
+///
 /// A batch smaller than the maximum is padded with empty requests (no candidate, no
 /// behaviour, zero labels): every op masks them, so they add nothing to losses or gradients,
 /// and the tensors keep one shape.
@@ -11,7 +16,12 @@ final class ModelInputs {
     // Host staging (max batch).
     private var candidates: [Int32]
     private var behaviours: [Int32]
-    private var hostX: [Modality: [Float]] = [:]
+    /// Distinct valid item ids of the batch, first appearance first (`uniqueCount` of them).
+    private var uniqueIDs: [Int32]
+    /// Per projected slot (candidates, then behaviours): its row in `uniqueIDs`, −1 for padding.
+    private var slotRows: [Int32]
+    /// Item id → row in `uniqueIDs` while a batch is deduplicated; −1 otherwise (kept so).
+    private var itemRow: [Int32] = []
     private var presenceText: [Float]
     private var presenceImage: [Float]
     private var hostItemMask: [Float]
@@ -25,8 +35,17 @@ final class ModelInputs {
     private var userIndices: [Int32]
 
     // Device tensors.
-    /// `[R, D_m]` per modality: candidate rows, then behaviour rows when personalized.
-    let x: [Modality: Tensor]
+    /// `[R, D_m]` per modality, holding the current batch's distinct items in its first rows.
+    private let xStorage: [Modality: Tensor]
+    /// `[U, D_m]` per modality: the vectors of the batch's distinct items (set by `load`; U ≥ 1,
+    /// a batch without items has one zero row that no slot names).
+    private(set) var x: [Modality: Tensor] = [:]
+    /// U, the rows of `x`.
+    private(set) var uniqueRows = 1
+    /// Spreads the `[U, d]` projected items to the `[R, d]` slots (padding slots get zeros),
+    /// and its plan sums the slots' gradients back per item.
+    let projectionSlot: EmbeddingPlanSlot?
+    private(set) var projectionPlan: EmbeddingDevicePlan?
     /// `[N, M]` presence of each modality of each candidate (the item CAFU's mask).
     let itemMask: Tensor?
     /// `[N, M]`: modality m is present for the personalized CAFU when the request has a behaviour with it.
@@ -58,10 +77,12 @@ final class ModelInputs {
         presenceImage = .init(repeating: 0, count: r)
         var x: [Modality: Tensor] = [:]
         for mod in s.modalities {
-            hostX[mod] = .init(repeating: 0, count: r * s.dim(mod))
             x[mod] = try be.makeTensor([r, s.dim(mod)])
         }
-        self.x = x
+        xStorage = x
+        uniqueIDs = .init(repeating: -1, count: m > 0 ? r : 0)
+        slotRows = .init(repeating: -1, count: m > 0 ? r : 0)
+        projectionSlot = m > 0 ? try EmbeddingPlanSlot(be, count: r, tableRows: r) : nil
         hostItemMask = .init(repeating: 0, count: n * m)
         itemMask = m > 0 ? try be.makeTensor([n, m]) : nil
         hostPersMask = .init(repeating: 0, count: s.personalized ? n * m : 0)
@@ -129,6 +150,8 @@ final class ModelInputs {
 
     private func loadModalities(_ be: Backend, _ items: ItemTable) throws {
         let n = s.candidateRows
+        // Validates every item id before anything indexes the item table with it.
+        let u = s.modalities.isEmpty ? 0 : try deduplicate(items)
         candidates.withUnsafeBufferPointer { c in
             items.gatherPresence(c, text: &presenceText, image: &presenceImage)
         }
@@ -141,18 +164,67 @@ final class ModelInputs {
                 }
             }
         }
+        guard !s.modalities.isEmpty, let projectionSlot else { return }
+        uniqueRows = max(u, 1)
+        projectionPlan = try projectionSlot.upload(be, indices: slotRows, tableRows: uniqueRows)
         for mod in s.modalities {
             let width = s.dim(mod)
-            hostX[mod]!.withUnsafeMutableBufferPointer { out in
-                let base = out.baseAddress!
-                func gather(_ ids: UnsafeBufferPointer<Int32>, _ at: UnsafeMutablePointer<Float>) {
-                    if mod == .text { items.gatherText(ids, into: at) } else { items.gatherImage(ids, into: at) }
+            let view = xStorage[mod]!.view([uniqueRows, width])
+            x[mod] = view
+            func gather(into out: UnsafeMutablePointer<Float>) {
+                if u == 0 { out.update(repeating: 0, count: width); return }
+                uniqueIDs.withUnsafeBufferPointer { all in
+                    let ids = UnsafeBufferPointer(rebasing: all[0..<u])
+                    if mod == .text { items.gatherText(ids, into: out) } else { items.gatherImage(ids, into: out) }
                 }
-                candidates.withUnsafeBufferPointer { gather($0, base) }
-                if s.personalized { behaviours.withUnsafeBufferPointer { gather($0, base + n * width) } }
             }
-            try be.write(hostX[mod]!, to: x[mod]!)
+            // The CPU backend's tensor is gathered into directly; other devices get one write.
+            if let cpu = be as? CPUBackend {
+                gather(into: try cpu.host(view, "model input \(mod.rawValue) vectors"))
+            } else {
+                try be.write([Float](unsafeUninitializedCapacity: uniqueRows * width) { buffer, count in
+                    gather(into: buffer.baseAddress!)
+                    count = uniqueRows * width
+                }, to: view)
+            }
         }
+    }
+
+    /// Fills `uniqueIDs` and `slotRows` from the candidates (and behaviours when personalized);
+    /// returns the number of distinct valid items.
+    private func deduplicate(_ items: ItemTable) throws -> Int {
+        if itemRow.count != items.count { itemRow = .init(repeating: -1, count: items.count) }
+        let n = s.candidateRows
+        var u = 0
+        var bad: (slot: Int, id: Int32)? = nil
+        itemRow.withUnsafeMutableBufferPointer { row in
+            uniqueIDs.withUnsafeMutableBufferPointer { ids in
+                slotRows.withUnsafeMutableBufferPointer { slots in
+                    func visit(_ source: UnsafeBufferPointer<Int32>, from base: Int) {
+                        for (i, id) in source.enumerated() {
+                            guard id >= 0 else { slots[base + i] = -1; continue }
+                            guard Int(id) < row.count else { bad = (base + i, id); slots[base + i] = -1; continue }
+                            var r = row[Int(id)]
+                            if r < 0 {
+                                r = Int32(u)
+                                row[Int(id)] = r
+                                ids[u] = id
+                                u += 1
+                            }
+                            slots[base + i] = r
+                        }
+                    }
+                    candidates.withUnsafeBufferPointer { visit($0, from: 0) }
+                    if s.personalized { behaviours.withUnsafeBufferPointer { visit($0, from: n) } }
+                    for j in 0..<u { row[Int(ids[j])] = -1 }
+                }
+            }
+        }
+        if let bad {
+            let what = bad.slot < n ? "candidate \(bad.slot)" : "behaviour \(bad.slot - n)"
+            throw EngineError.usage("model batch: \(what) names item \(bad.id), outside the item table's 0..<\(items.count)")
+        }
+        return u
     }
 
     private func presence(_ mod: Modality) -> [Float] { mod == .text ? presenceText : presenceImage }
