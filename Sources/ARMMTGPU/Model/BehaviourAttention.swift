@@ -7,12 +7,14 @@ final class BehaviourAttention {
     let k: Linear
     let v: Linear
     let out: Linear
+    /// k_proj and v_proj read the same input: one GEMM writing `[K ⊕ V]`.
+    private let keyValue: LinearGroup
     let attention: AttentionParameters
     /// `[B·L, d]`: the behaviours' `m + recency_emb[l]`.
     let kvIn: Tensor
     let qProj: Tensor
-    let kProj: Tensor
-    let vProj: Tensor
+    /// `[B·L, 2d]`: keys in columns `0 ..< d`, values in `d ..< 2d`.
+    let kv: Tensor
     let attended: Tensor
     let lse: Tensor
     /// `[B·K, d]`: `p_m`.
@@ -21,8 +23,7 @@ final class BehaviourAttention {
     let dP: Tensor
     private let dAttended: Tensor
     private let dQ: Tensor
-    private let dK: Tensor
-    private let dV: Tensor
+    private let dKV: Tensor
 
     init(_ f: ParameterFactory, _ s: ModelShape, _ modality: Modality) throws {
         self.s = s
@@ -31,20 +32,22 @@ final class BehaviourAttention {
         k = try Linear(f, name + ".k_proj", inputs: d, outputs: d)
         v = try Linear(f, name + ".v_proj", inputs: d, outputs: d)
         out = try Linear(f, name + ".out_proj", inputs: d, outputs: d)
-        attention = AttentionParameters(batch: s.batch, queryLength: s.k, keyLength: s.l, heads: s.heads, headDim: s.headDim)
         let be = f.backend, n = s.candidateRows, nl = s.behaviourRows
+        keyValue = try LinearGroup(be, [k, v])
+        var a = AttentionParameters(batch: s.batch, queryLength: s.k, keyLength: s.l, heads: s.heads, headDim: s.headDim)
+        a.kLayout = AttentionLayout(offset: 0, rowStride: 2 * d)
+        a.vLayout = AttentionLayout(offset: d, rowStride: 2 * d)
+        attention = a
         kvIn = try be.makeTensor([nl, d])
         qProj = try be.makeTensor([s.batch, s.k, s.heads, s.headDim])
-        kProj = try be.makeTensor([s.batch, s.l, s.heads, s.headDim])
-        vProj = try be.makeTensor([s.batch, s.l, s.heads, s.headDim])
+        kv = try be.makeTensor([nl, 2 * d])
         attended = try be.makeTensor([s.batch, s.k, s.heads, s.headDim])
         lse = try be.makeTensor([s.batch, s.heads, s.k])
         p = try be.makeTensor([n, d])
         dP = try be.makeTensor([n, d])
         dAttended = try be.makeTensor([s.batch, s.k, s.heads, s.headDim])
         dQ = try be.makeTensor([s.batch, s.k, s.heads, s.headDim])
-        dK = try be.makeTensor([s.batch, s.l, s.heads, s.headDim])
-        dV = try be.makeTensor([s.batch, s.l, s.heads, s.headDim])
+        dKV = try be.makeTensor([nl, 2 * d])
     }
 
     /// `modality` is the encoder output `[R, d]` (candidates, then behaviours).
@@ -53,9 +56,8 @@ final class BehaviourAttention {
         try be.copyColumns(rows: nl, cols: d, from: Slab(m, ld: d, offset: n * d), to: Slab(kvIn))
         try be.addToEveryRow(batch: s.batch, table: recency.value, x: kvIn, ones: ones)
         try q.forward(be, rows: n, x: Slab(m, ld: d), y: Slab(qProj, ld: d))
-        try k.forward(be, rows: nl, x: Slab(kvIn), y: Slab(kProj, ld: d))
-        try v.forward(be, rows: nl, x: Slab(kvIn), y: Slab(vProj, ld: d))
-        try be.attentionForward(attention, q: qProj, k: kProj, v: vProj, keyMask: keyMask, out: attended, logSumExp: lse)
+        try keyValue.forward(be, rows: nl, x: Slab(kvIn), y: Slab(kv))
+        try be.attentionForward(attention, q: qProj, k: kv, v: kv, keyMask: keyMask, out: attended, logSumExp: lse)
         try out.forward(be, rows: n, x: Slab(attended, ld: d), y: Slab(p))
     }
 
@@ -66,13 +68,12 @@ final class BehaviourAttention {
                   accumulateRecency: Bool, ones: Tensor) throws {
         let d = s.d, n = s.candidateRows, nl = s.behaviourRows
         try out.backward(be, rows: n, dy: Slab(dP), x: Slab(attended, ld: d), dx: Slab(dAttended, ld: d), ones: ones)
-        try be.attentionBackward(attention, q: qProj, k: kProj, v: vProj, keyMask: keyMask, out: attended, logSumExp: lse,
-                                 dOut: dAttended, dQ: dQ, dK: dK, dV: dV)
+        try be.attentionBackward(attention, q: qProj, k: kv, v: kv, keyMask: keyMask, out: attended, logSumExp: lse,
+                                 dOut: dAttended, dQ: dQ, dK: dKV, dV: dKV)
         try q.backward(be, rows: n, dy: Slab(dQ, ld: d), x: Slab(m, ld: d), dx: Slab(dModality, ld: d),
                        accumulateDX: true, ones: ones)
         let dBehaviour = Slab(dModality, ld: d, offset: n * d)
-        try k.backward(be, rows: nl, dy: Slab(dK, ld: d), x: Slab(kvIn), dx: dBehaviour, ones: ones)
-        try v.backward(be, rows: nl, dy: Slab(dV, ld: d), x: Slab(kvIn), dx: dBehaviour, accumulateDX: true, ones: ones)
+        try keyValue.backward(be, rows: nl, dy: Slab(dKV), x: Slab(kvIn), dx: dBehaviour, ones: ones)
         // ∂L/∂kvIn is now in the behaviour rows of dModality; recency is added to every request.
         var p = GemmParameters(m: 1, n: s.l * d, k: s.batch, beta: accumulateRecency ? 1 : 0)
         p.lda = s.batch

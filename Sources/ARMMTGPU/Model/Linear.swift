@@ -78,6 +78,79 @@ final class Linear {
     var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
 }
 
+/// Linear layers with biases that read the same input and write adjacent output columns, run
+/// as one GEMM each way (`y = x·[W_1; W_2; …]ᵀ + [b_1 ⊕ b_2 ⊕ …]`): the same dot products as the
+/// layers one by one, in one wider GEMM instead of several narrow ones. The parameters stay the
+/// layers' own; their current values are packed before each forward (a few KB) and the packed
+/// gradients are copied back to them after each backward.
+final class LinearGroup {
+    let layers: [Linear]
+    let inputs: Int
+    let outputs: Int
+    private let weight: Tensor
+    private let bias: Tensor
+    private let dWeight: Tensor
+    private let dBias: Tensor
+
+    init(_ be: Backend, _ layers: [Linear]) throws {
+        precondition(!layers.isEmpty && layers.allSatisfy { $0.inputs == layers[0].inputs && $0.bias != nil })
+        self.layers = layers
+        inputs = layers[0].inputs
+        outputs = layers.reduce(0) { $0 + $1.outputs }
+        weight = try be.makeTensor([outputs, inputs])
+        bias = try be.makeTensor([outputs])
+        dWeight = try be.makeTensor([outputs, inputs])
+        dBias = try be.makeTensor([outputs])
+    }
+
+    /// `y = x·Wᵀ + b` over `rows` rows, `y` `outputs` columns wide (layer i's at its offset).
+    func forward(_ be: Backend, rows: Int, x: Slab, y: Slab) throws {
+        var row = 0
+        for layer in layers {
+            try be.copyColumns(rows: layer.outputs, cols: inputs, from: Slab(layer.weight.value), to: Slab(weight, ld: inputs, offset: row * inputs))
+            try be.copyColumns(rows: 1, cols: layer.outputs, from: Slab(layer.bias!.value, ld: layer.outputs),
+                               to: Slab(bias, ld: outputs, offset: row))
+            row += layer.outputs
+        }
+        var p = GemmParameters(m: rows, n: outputs, k: inputs, transB: true)
+        p.lda = max(1, x.ld)
+        p.offsetA = x.offset
+        p.ldc = y.ld
+        p.offsetC = y.offset
+        try be.gemm(p, a: x.tensor, b: weight, c: y.tensor, bias: bias)
+    }
+
+    /// Every layer's `dW = dyᵀ·x` and `db = 1ᵀ·dy`; `dx (+)= dy·W` when `dx` is given.
+    func backward(_ be: Backend, rows: Int, dy: Slab, x: Slab, dx: Slab?, accumulateDX: Bool = false, ones: Tensor) throws {
+        var w = GemmParameters(m: outputs, n: inputs, k: rows, transA: true)
+        w.lda = dy.ld
+        w.offsetA = dy.offset
+        w.ldb = max(1, x.ld)
+        w.offsetB = x.offset
+        try be.gemm(w, a: dy.tensor, b: x.tensor, c: dWeight, bias: nil)
+        var b = GemmParameters(m: 1, n: outputs, k: rows)
+        b.lda = max(1, rows)
+        b.ldb = dy.ld
+        b.offsetB = dy.offset
+        try be.gemm(b, a: ones, b: dy.tensor, c: dBias, bias: nil)
+        var row = 0
+        for layer in layers {
+            try be.copyColumns(rows: layer.outputs, cols: inputs, from: Slab(dWeight, ld: inputs, offset: row * inputs), to: Slab(layer.weight.grad))
+            try be.copyColumns(rows: 1, cols: layer.outputs, from: Slab(dBias, ld: outputs, offset: row),
+                               to: Slab(layer.bias!.grad, ld: layer.outputs))
+            row += layer.outputs
+        }
+        if let dx {
+            var g = GemmParameters(m: rows, n: inputs, k: outputs, beta: accumulateDX ? 1 : 0)
+            g.lda = dy.ld
+            g.offsetA = dy.offset
+            g.ldc = dx.ld
+            g.offsetC = dx.offset
+            try be.gemm(g, a: dy.tensor, b: weight, c: dx.tensor, bias: nil)
+        }
+    }
+}
+
 /// LayerNorm over the last dimension with its saved statistics, for up to `rows` rows.
 final class LayerNormLayer {
     let gamma: Parameter

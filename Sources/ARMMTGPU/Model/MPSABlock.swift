@@ -11,6 +11,9 @@ final class MPSABlock {
     let s: ModelShape
     let kind: MPSAKind
     let projections: [Linear]
+    /// The projections that share an input, each group one GEMM (multi: item Q/K from h_I, pers
+    /// Q/K from h_P, both V from u; single: Q/K/V from u).
+    private let groups: [LinearGroup]
     let outProj: Linear
     let norm1: LayerNormLayer
     let fc1: Linear
@@ -54,6 +57,7 @@ final class MPSABlock {
                 }
             }
             projections = proj
+            groups = try [[0, 1], [3, 4], [2, 5]].map { try LinearGroup(be, $0.map { proj[$0] }) }
             let half = d / 2
             for (i, base) in [0, d].enumerated() {
                 var a = AttentionParameters(batch: s.batch, queryLength: s.k, keyLength: s.k, heads: s.heads / 2, headDim: s.headDim)
@@ -67,6 +71,7 @@ final class MPSABlock {
             values = try be.makeTensor([n, d])
         } else {
             projections = try ["q_proj", "k_proj", "v_proj"].map { try Linear(f, "\(name).\($0)", inputs: d, outputs: d) }
+            groups = [try LinearGroup(be, projections)]
             var a = AttentionParameters(batch: s.batch, queryLength: s.k, keyLength: s.k, heads: s.heads, headDim: s.headDim)
             a.qLayout = AttentionLayout(offset: 0, rowStride: 3 * d)
             a.kLayout = AttentionLayout(offset: d, rowStride: 3 * d)
@@ -102,27 +107,19 @@ final class MPSABlock {
         dValues = kind == .multi ? try be.makeTensor([n, d]) : dQK
     }
 
-    /// The (input, output) slabs of each projection: multi reads h_I/h_P (Q, K) and u (V).
-    private func projectionSlabs(u: Tensor, hIP: Tensor, _ qk: Tensor, _ values: Tensor) -> [(Slab, Slab)] {
-        let d = s.d, half = d / 2
-        if kind == .single {
-            return (0..<3).map { (Slab(u), Slab(qk, ld: 3 * d, offset: $0 * d)) }
-        }
-        var out: [(Slab, Slab)] = []
-        for pi in 0..<2 {
-            let h = Slab(hIP, ld: 2 * d, offset: pi * d)
-            out.append((h, Slab(qk, ld: 2 * d, offset: pi * d)))
-            out.append((h, Slab(qk, ld: 2 * d, offset: pi * d + half)))
-            out.append((Slab(u), Slab(values, ld: d, offset: pi * half)))
-        }
-        return out
+    /// The (input, output) slabs of each projection group: multi reads h_I/h_P (Q, K) and u (V).
+    private func groupSlabs(u: Tensor, hIP: Tensor, _ qk: Tensor, _ values: Tensor) -> [(Slab, Slab)] {
+        let d = s.d
+        if kind == .single { return [(Slab(u), Slab(qk, ld: 3 * d))] }
+        return [(Slab(hIP, ld: 2 * d), Slab(qk, ld: 2 * d)), (Slab(hIP, ld: 2 * d, offset: d), Slab(qk, ld: 2 * d, offset: d)),
+                (Slab(u), Slab(values, ld: d))]
     }
 
     /// `u` `[N, d]` the joint token (or the previous block's z), `hIP` `[N, 2d]` = `[h_I ⊕ h_P]`.
     func forward(_ be: Backend, u: Tensor, hIP: Tensor, mask: Tensor) throws {
         let n = s.candidateRows
-        for (layer, (x, y)) in zip(projections, projectionSlabs(u: u, hIP: hIP, qk, values)) {
-            try layer.forward(be, rows: n, x: x, y: y)
+        for (group, (x, y)) in zip(groups, groupSlabs(u: u, hIP: hIP, qk, values)) {
+            try group.forward(be, rows: n, x: x, y: y)
         }
         for (a, l) in zip(attention, lse) {
             try be.attentionForward(a, q: qk, k: qk, v: values, keyMask: mask, out: attended, logSumExp: l)
@@ -155,10 +152,10 @@ final class MPSABlock {
         }
         // dU = dSum1 (the residual) + the value (single: every) projection's input gradient.
         try be.copyColumns(rows: n, cols: d, from: Slab(dSum1), to: Slab(dU))
-        let forward = projectionSlabs(u: u, hIP: hIP, qk, values)
-        let backward = projectionSlabs(u: dU, hIP: dHIP, dQK, dValues)
-        for (i, layer) in projections.enumerated() {
-            try layer.backward(be, rows: n, dy: backward[i].1, x: forward[i].0, dx: backward[i].0, accumulateDX: true,
+        let forward = groupSlabs(u: u, hIP: hIP, qk, values)
+        let backward = groupSlabs(u: dU, hIP: dHIP, dQK, dValues)
+        for (i, group) in groups.enumerated() {
+            try group.backward(be, rows: n, dy: backward[i].1, x: forward[i].0, dx: backward[i].0, accumulateDX: true,
                                ones: ones)
         }
     }
