@@ -20,7 +20,9 @@ enum VectorMath {
 
     /// e^x: Cody–Waite reduction x = n·ln2 + r with |r| ≤ ln2/2, Cephes' `expf` polynomial for
     /// e^r, and 2^n assembled in the exponent bits.
-    @inline(__always) static func exp(_ x: Float8) -> Float8 {
+    /// `@_transparent`: with `@inline(__always)` alone the optimiser still left calls to it in
+    /// the attention softmax loop.
+    @_transparent static func exp(_ x: Float8) -> Float8 {
         let lo: Float = -87.336_54, hi: Float = 88.376_26  // e^lo = 2⁻¹²⁶; hi·log2(e) = 127.5
         // Clamping by select (not min/max) keeps NaN lanes NaN.
         var xc = x.replacing(with: lo, where: x .< lo)
