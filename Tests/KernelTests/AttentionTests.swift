@@ -274,6 +274,28 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// `VectorMath.log`, which forms the CPU fast path's logSumExp from softmax sums (≥ 1):
+    /// within 2 ulp of Double log over the sums' range, exact at 1, NaN stays NaN.
+    func testVectorLogOfSoftmaxSums() {
+        var rng = SeededRandom(seed: 9)
+        var xs: [Float] = [1, 2, 0.5, 1.000_000_1, 1.414_213_5, 1.414_213_7, 65_536, 3e38]
+        for _ in 0..<20_000 { xs.append(Float(Foundation.exp(rng.uniform(0, 12)))) }
+        var worst = 0.0
+        for start in stride(from: 0, to: xs.count - 7, by: 8) {
+            let v = Float8(xs[start..<(start + 8)])
+            let r = VectorMath.log(v)
+            for i in 0..<8 {
+                let exact = Foundation.log(Double(xs[start + i]))
+                let err = Swift.abs(Double(r[i]) - exact) / Swift.max(Swift.abs(exact), 1e-30)
+                if exact != 0 { worst = Swift.max(worst, err) }
+            }
+        }
+        print("log: max relative error \(worst)")
+        XCTAssertLessThan(worst, 2.4e-7)
+        XCTAssertEqual(VectorMath.log(Float8(repeating: 1))[0], 0)
+        XCTAssertTrue(VectorMath.log(Float8(repeating: .nan))[3].isNaN)
+    }
+
     /// The CPU backend's parallel fast path gives the same bits as its single-threaded run, and
     /// two runs give the same bits (each (b, h) pair writes only its own outputs).
     func testCPUParallelMatchesSerial() throws {

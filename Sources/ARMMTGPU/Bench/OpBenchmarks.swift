@@ -111,27 +111,34 @@ enum OpBenchmarks {
 
     static func attention(_ p: AttentionParameters, tag: String) -> [KernelBenchmark] {
         let q = [p.batch, p.queryLength, p.heads, p.headDim], kv = [p.batch, p.keyLength, p.heads, p.headDim]
-        let core = Double(p.batch * p.heads * p.queryLength * p.keyLength * p.headDim)
-        let io = Double(4 * (2 * p.batch * p.queryLength * p.modelWidth + 2 * p.batch * p.keyLength * p.modelWidth + p.batch * p.keyLength))
+        // Variable-length behaviour sequences: each request keeps a random prefix of its keys.
+        var mask = [Float](repeating: 0, count: p.batch * p.keyLength)
+        var rng = SeededRandom(seed: 11)
+        for r in 0..<p.batch {
+            let len = r % 17 == 0 ? 0 : 1 + rng.index(p.keyLength)
+            for j in 0..<len { mask[r * p.keyLength + j] = 1 }
+        }
+        // Flops and K/V reads count the valid keys only (about half): that is the work a
+        // correct implementation must do; counting padded keys credited work never done
+        // (rooflines above 100%).
+        let validKeys = Int(mask.reduce(0, +)), d = p.modelWidth
+        let core = Double(p.heads * p.queryLength * validKeys * p.headDim)
+        let fwdBytes = Double(4 * (2 * p.batch * p.queryLength * d + 2 * validKeys * d + p.batch * p.keyLength))
+        // Reads Q, O, dO, valid K and V rows, the mask; writes dQ and every row of dK, dV.
+        let bwdBytes = Double(4 * (4 * p.batch * p.queryLength * d + 2 * validKeys * d + p.batch * p.keyLength
+                                   + 2 * p.batch * p.keyLength * d))
         let shape = "B=\(p.batch) Lq=\(p.queryLength) Lk=\(p.keyLength) H=\(p.heads) dh=\(p.headDim) \(tag)"
         func inputs(_ b: Backend) throws -> (Tensor, Tensor, Tensor, Tensor) {
-            var rng = SeededRandom(seed: 11)
-            // Variable-length behaviour sequences: each request keeps a random prefix of its keys.
-            var mask = [Float](repeating: 0, count: p.batch * p.keyLength)
-            for r in 0..<p.batch {
-                let len = r % 17 == 0 ? 0 : 1 + rng.index(p.keyLength)
-                for j in 0..<len { mask[r * p.keyLength + j] = 1 }
-            }
-            return (try random(b, q, 1), try random(b, kv, 2), try random(b, kv, 3), try b.tensor(mask, shape: [p.batch, p.keyLength]))
+            (try random(b, q, 1), try random(b, kv, 2), try random(b, kv, 3), try b.tensor(mask, shape: [p.batch, p.keyLength]))
         }
         return [
-            KernelBenchmark(op: "attention", shape: "fwd " + shape, flops: 4 * core, bytes: io) { b in
+            KernelBenchmark(op: "attention", shape: "fwd " + shape, flops: 4 * core, bytes: fwdBytes) { b in
                 let (tq, tk, tv, mask) = try inputs(b)
                 let out = try b.makeTensor(q), lse = try b.makeTensor([p.batch, p.heads, p.queryLength])
                 return { try b.attentionForward(p, q: tq, k: tk, v: tv, keyMask: mask, out: out, logSumExp: lse) }
             },
             // Backward recomputes QKᵀ, then dV, dP, dQ, dK: five products of the forward's size.
-            KernelBenchmark(op: "attention", shape: "bwd " + shape, flops: 10 * core, bytes: 2 * io) { b in
+            KernelBenchmark(op: "attention", shape: "bwd " + shape, flops: 10 * core, bytes: bwdBytes) { b in
                 let (tq, tk, tv, mask) = try inputs(b)
                 let out = try b.makeTensor(q), lse = try b.makeTensor([p.batch, p.heads, p.queryLength])
                 try b.attentionForward(p, q: tq, k: tk, v: tv, keyMask: mask, out: out, logSumExp: lse)

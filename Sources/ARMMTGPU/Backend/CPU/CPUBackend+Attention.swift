@@ -6,7 +6,7 @@ extension CPUBackend: AttentionOps {
         let pm = try keyMask.map { try host($0, "attention key mask") }
         let po = try host(out, "attention O"), pl = try host(logSumExp, "attention logSumExp")
         AttentionFastPath.forward(p, q: pq, k: pk, v: pv, keyMask: pm.map { UnsafePointer($0) },
-                                  out: po, logSumExp: pl, parallel: parallel)
+                                  out: po, logSumExp: pl, pool: scratch, parallel: parallel)
     }
 
     public func attentionBackward(_ p: AttentionParameters, q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor?,
@@ -20,6 +20,6 @@ extension CPUBackend: AttentionOps {
         let pdo = try host(dOut, "attention dO")
         let pdq = try host(dQ, "attention dQ"), pdk = try host(dK, "attention dK"), pdv = try host(dV, "attention dV")
         AttentionFastPath.backward(p, q: pq, k: pk, v: pv, keyMask: pm.map { UnsafePointer($0) },
-                                   out: po, logSumExp: pl, dOut: pdo, dQ: pdq, dK: pdk, dV: pdv, parallel: parallel)
+                                   out: po, logSumExp: pl, dOut: pdo, dQ: pdq, dK: pdk, dV: pdv, pool: scratch, parallel: parallel)
     }
 }

@@ -3,138 +3,257 @@ import Foundation
 /// Float fast path of fused attention for the CPU backend (math and shapes: `AttentionOps`;
 /// `AttentionReference` stays the Double reference and the spec of the summation).
 ///
-/// Each (b, h) pair is one unit of work, pairs are spread over cores, and each pair writes only
-/// its own slices of O, logSumExp, dQ, dK, dV, so results do not depend on the split. Per pair
-/// the valid keys are gathered (padded keys are never read) into zero-padded, SIMD-friendly
-/// copies: Kᵀ pre-scaled `[dh, n8]`, K and V `[n, dh8]`, Vᵀ `[dh, n8]` (n8, dh8 = n, dh
-/// rounded up to 8). Every product is then a `SmallGemm` with an 8-wide column dimension, and
-/// the softmax exponentials are `VectorMath.exp`.
+/// One sample (all H heads) is one unit of work; samples are spread over cores and each writes
+/// only its own rows of O, logSumExp, dQ, dK, dV, so results do not depend on the split.
+///
+/// At the model's shapes the arithmetic per (sample, head) is a few microseconds, so memory
+/// decides the speed: a head's slice of a token row is only `dh` floats (64 bytes at dh = 16)
+/// inside a row of `H·dh`, and walking one head at a time missed the cache line after line.
+/// Instead each operand row of a sample is read once, whole (all heads), in token order, into
+/// per-head SIMD-friendly copies in the task's workspace, while the next sample's rows are
+/// already being loaded (`touch`). Results of all heads are staged in `[rows, H·dh8]` buffers
+/// and written out row by row, again whole rows in order.
+///
+/// Scores are kept transposed, `Sᵀ [n, Lq8]` (keys × queries, n the valid keys, Lq8 = Lq
+/// rounded up to 8): the softmax over keys is then lane-wise across rows (max, exp, sum and
+/// log of 8 queries at once, no horizontal reductions, no padded keys). Copies: K, V rows
+/// `[n4, dh8]` (n4 = n rounded up to 4, extra rows 0), Q, dO rows `[Lq, dh8]`, and
+/// scale·Qᵀ, dOᵀ `[dh, Lq8]` (dh8 = dh rounded up to 8, padding 0). Every product is a
+/// `SmallGemm` with an 8-wide column dimension, transposed operands read in place through its
+/// column stride.
 enum AttentionFastPath {
     @inline(__always) static func round8(_ x: Int) -> Int { (x + 7) & ~7 }
+    @inline(__always) static func round4(_ x: Int) -> Int { (x + 3) & ~3 }
 
-    /// Per-task buffers, sized for the largest pair.
-    final class Scratch {
-        let valid: UnsafeMutablePointer<Int>
-        let kT, vT, kc, vc, qc, dOc, s, dP, tr, acc: UnsafeMutablePointer<Float>
-        let rowScale: UnsafeMutablePointer<Float>
-        private var all: [UnsafeMutablePointer<Float>] { [kT, vT, kc, vc, qc, dOc, s, dP, tr, acc, rowScale] }
+    /// The buffers of one task, carved out of one pooled allocation (contents unspecified when
+    /// handed out: every element is written before it is read).
+    struct Workspace {
+        let valid: UnsafeMutablePointer<Int>  // [Lk] indices of the valid keys of the sample
+        let kc, vc: UnsafeMutablePointer<Float>  // per head [n4, dh8]
+        let qc, dOc: UnsafeMutablePointer<Float>  // per head [Lq, dh8]
+        let qT, dOT: UnsafeMutablePointer<Float>  // per head [dh, Lq8]: scale·Qᵀ, dOᵀ
+        let s, dP: UnsafeMutablePointer<Float>  // [n4, Lq8] Sᵀ/Pᵀ and dPᵀ/dSᵀ of one head
+        let stageQ: UnsafeMutablePointer<Float>  // [Lq, H·dh8] O·rowsum or dQ/scale
+        let stageK, stageV: UnsafeMutablePointer<Float>  // [n4, H·dh8] dK/scale, dV
+        let stat1, stat2: UnsafeMutablePointer<Float>  // [H, Lq8] lse and 1/rowsum, or lse and D
 
-        init(_ p: AttentionParameters) {
-            let n8 = round8(p.keyLength), dh8 = round8(p.headDim), lq = p.queryLength, dh = p.headDim
-            func buf(_ n: Int) -> UnsafeMutablePointer<Float> {
-                let b = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-                b.initialize(repeating: 0, count: max(n, 1))
-                return b
+        private static func sizes(_ p: AttentionParameters) -> [Int] {
+            let n4 = round4(p.keyLength), lq8 = round8(p.queryLength), dh8 = round8(p.headDim), h = p.heads
+            let kc = h * n4 * dh8, qc = h * p.queryLength * dh8, qT = h * p.headDim * lq8, s = n4 * lq8
+            let stage = h * dh8
+            return [kc, kc, qc, qc, qT, qT, s, s, p.queryLength * stage, n4 * stage, n4 * stage, h * lq8, h * lq8]
+        }
+
+        static func floats(_ p: AttentionParameters) -> Int { sizes(p).reduce(0, +) }
+
+        init(_ p: AttentionParameters, _ base: UnsafeMutablePointer<Float>, valid: UnsafeMutablePointer<Int>) {
+            self.valid = valid
+            var parts: [UnsafeMutablePointer<Float>] = []
+            var at = base
+            for n in Self.sizes(p) {
+                parts.append(at)
+                at += n
             }
-            valid = .allocate(capacity: max(p.keyLength, 1))
-            kT = buf(dh * n8); vT = buf(dh * n8)
-            kc = buf(n8 * dh8); vc = buf(n8 * dh8)
-            qc = buf(lq * dh8); dOc = buf(lq * dh8)
-            s = buf(lq * n8); dP = buf(lq * n8); tr = buf(n8 * lq)
-            acc = buf(max(lq, n8) * dh8)
-            rowScale = buf(lq)
+            (kc, vc, qc, dOc, qT, dOT) = (parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
+            (s, dP, stageQ, stageK, stageV) = (parts[6], parts[7], parts[8], parts[9], parts[10])
+            (stat1, stat2) = (parts[11], parts[12])
         }
 
-        deinit {
-            valid.deallocate()
-            for b in all { b.deallocate() }
-        }
-
-        /// Indices of the valid keys of sample b; returns how many.
+        /// Indices of the valid keys of sample b, ascending; returns how many.
         func gatherValid(_ p: AttentionParameters, b: Int, keyMask: UnsafePointer<Float>?) -> Int {
+            guard let keyMask else {
+                for j in 0..<p.keyLength { valid[j] = j }
+                return p.keyLength
+            }
             var n = 0
-            for j in 0..<p.keyLength where keyMask == nil || keyMask![b * p.keyLength + j] != 0 {
+            let m = keyMask + b * p.keyLength
+            for j in 0..<p.keyLength where m[j] != 0 {
                 valid[n] = j
                 n += 1
             }
             return n
         }
+    }
 
-        /// `dst[c, jj] = factor · src(valid[jj])[c]` for a `[dh, n8]` transposed copy, zero padded.
-        func transposed(_ src: UnsafePointer<Float>, _ a: AttentionReference.Addressing, b: Int, h: Int, n: Int, dh: Int,
-                        factor: Float, into dst: UnsafeMutablePointer<Float>) {
-            let n8 = round8(n)
-            for jj in 0..<n {
-                let row = src + a.at(b, valid[jj], h)
-                for c in 0..<dh { dst[c * n8 + jj] = factor * row[c] }
-            }
-            for c in 0..<dh { for jj in n..<n8 { dst[c * n8 + jj] = 0 } }
-        }
-
-        /// `dst[r, c] = src(row r)[c]` for a `[rows, dh8]` copy, zero padded.
-        func compact(rows: Int, dh: Int, into dst: UnsafeMutablePointer<Float>, _ row: (Int) -> UnsafePointer<Float>) {
-            let dh8 = round8(dh)
-            for r in 0..<rows {
-                let sr = row(r), dr = dst + r * dh8
-                for c in 0..<dh { dr[c] = sr[c] }
-                for c in dh..<dh8 { dr[c] = 0 }
-            }
-        }
-
-        /// `tr[jj, i] = m[i, jj]` for the `[lq, n8]` matrix m (first n columns).
-        func transposeScores(_ m: UnsafePointer<Float>, lq: Int, n: Int) {
-            let n8 = round8(n)
-            for i in 0..<lq {
-                let mr = m + i * n8
-                for jj in 0..<n { tr[jj * lq + i] = mr[jj] }
+    /// Runs `body(b, workspace)` for every sample, spread over cores.
+    static func forEachSample(_ p: AttentionParameters, pool: CPUScratchPool, parallel: Bool,
+                              _ body: (Int, Workspace) -> Void) {
+        let work = p.heads * p.queryLength * p.keyLength * max(p.headDim, 1) * 4
+        let floats = Workspace.floats(p)
+        CPUParallel.forEachRange(p.batch, workPerItem: work, parallel: parallel, tasksPerCore: 4) { range in
+            let valid = UnsafeMutablePointer<Int>.allocate(capacity: max(p.keyLength, 1))
+            defer { valid.deallocate() }
+            pool.withBuffers([floats]) { buffers in
+                let w = Workspace(p, buffers[0], valid: valid)
+                for b in range { body(b, w) }
             }
         }
     }
 
-    static func forEachPair(_ p: AttentionParameters, parallel: Bool, _ body: (Int, Int, Scratch) -> Void) {
-        let pairs = p.batch * p.heads
-        let work = p.queryLength * p.keyLength * max(p.headDim, 1) * 4
-        CPUParallel.forEachRange(pairs, workPerItem: work, parallel: parallel, tasksPerCore: 4) { range in
-            let s = Scratch(p)
-            for bh in range { body(bh / p.heads, bh % p.heads, s) }
+    /// Loads one float per 64-byte line of the rows `row(r)` (`width` floats each) that `take(r)`
+    /// accepts, into `sink`. Called for the next sample before the current one computes: the
+    /// loads are independent, so their cache misses overlap each other and the arithmetic,
+    /// where the gathers would otherwise stall on one short stream after another (Swift has no
+    /// prefetch instruction; plain loads feeding a sink do the same job).
+    @inline(__always)
+    static func touch(rows: Int, width: Int, sink: inout Float, take: (Int) -> Bool = { _ in true },
+                      _ row: (Int) -> UnsafePointer<Float>) {
+        for r in 0..<rows where take(r) {
+            let p = row(r)
+            var c = 0
+            while c < width {
+                sink += p[c]
+                c += 16
+            }
+            sink += p[width - 1]
+        }
+    }
+
+    /// `dst[r, i] = factor · row(i)[r]` for r < width (= H·dh: head h's `[dh, cols8]` block
+    /// starts at row h·dh), i < rows; columns rows..<cols8 zero. Reads each row once, whole.
+    @inline(__always)
+    static func gatherTransposed(rows: Int, cols8: Int, width: Int, factor: Float, into dst: UnsafeMutablePointer<Float>,
+                                 _ row: (Int) -> UnsafePointer<Float>) {
+        for i in 0..<rows {
+            let src = row(i)
+            for r in 0..<width { dst[r * cols8 + i] = factor * src[r] }
+        }
+        if rows < cols8 {
+            for r in 0..<width { for i in rows..<cols8 { dst[r * cols8 + i] = 0 } }
+        }
+    }
+
+    /// `dst_h[r, c] = row(r)[h·dh + c]` for every head h: per head a `[paddedRows, dh8]` copy,
+    /// columns dh..<dh8 and rows rows..<paddedRows zero. Reads each row once, whole.
+    @inline(__always)
+    static func gatherRows(rows: Int, paddedRows: Int, heads: Int, dh: Int, into dst: UnsafeMutablePointer<Float>,
+                           _ row: (Int) -> UnsafePointer<Float>) {
+        let dh8 = round8(dh), headStride = paddedRows * dh8
+        if dh == dh8 {
+            for r in 0..<rows {
+                let src = row(r)
+                for h in 0..<heads {
+                    let sh = src + h * dh, dr = dst + h * headStride + r * dh8
+                    for c in stride(from: 0, to: dh, by: 8) { dr.store8(sh.load8(c), c) }
+                }
+            }
+        } else {
+            for r in 0..<rows {
+                let src = row(r)
+                for h in 0..<heads {
+                    let sh = src + h * dh, dr = dst + h * headStride + r * dh8
+                    for c in 0..<dh { dr[c] = sh[c] }
+                    for c in dh..<dh8 { dr[c] = 0 }
+                }
+            }
+        }
+        if rows < paddedRows {
+            for h in 0..<heads { (dst + h * headStride + rows * dh8).update(repeating: 0, count: (paddedRows - rows) * dh8) }
+        }
+    }
+
+    /// Softmax over keys of transposed scores `Sᵀ [n, lq8]` (rows n..<n4 set to 0), in place:
+    /// `Pᵀ = e^(Sᵀ − max)` unnormalised; per query `lse = max + log Σ`, `inverseSum = 1/Σ`.
+    @inline(never)
+    static func softmaxColumns(_ s: UnsafeMutablePointer<Float>, n: Int, n4: Int, lq8: Int,
+                               lse: UnsafeMutablePointer<Float>, inverseSum: UnsafeMutablePointer<Float>) {
+        for g in stride(from: 0, to: lq8, by: 8) {
+            let col = s + g
+            var m0 = col.load8(0), m1 = m0
+            var j = 1
+            while j + 1 < n {
+                m0 = VectorMath.max(m0, col.load8(j * lq8))
+                m1 = VectorMath.max(m1, col.load8((j + 1) * lq8))
+                j += 2
+            }
+            if j < n { m0 = VectorMath.max(m0, col.load8(j * lq8)) }
+            let m = VectorMath.max(m0, m1)
+            var sum0 = Float8(), sum1 = Float8()
+            j = 0
+            while j + 1 < n {
+                let e0 = VectorMath.exp(col.load8(j * lq8) - m), e1 = VectorMath.exp(col.load8((j + 1) * lq8) - m)
+                col.store8(e0, j * lq8)
+                col.store8(e1, (j + 1) * lq8)
+                sum0 += e0
+                sum1 += e1
+                j += 2
+            }
+            if j < n {
+                let e0 = VectorMath.exp(col.load8(j * lq8) - m)
+                col.store8(e0, j * lq8)
+                sum0 += e0
+            }
+            let sum = sum0 + sum1
+            inverseSum.store8(1 / sum, g)
+            lse.store8(m + VectorMath.log(sum), g)
+        }
+        if n < n4 { (s + n * lq8).update(repeating: 0, count: (n4 - n) * lq8) }
+    }
+
+    /// Backward's elementwise step over `[n, lq8]` (rows n..<n4 set to 0): `s ← Pᵀ = e^(Sᵀ − lse)`,
+    /// `dP ← dSᵀ = Pᵀ ⊙ (dPᵀ − D)`, lse and D per query (lane).
+    @inline(never)
+    static func probabilitiesAndScoreGradient(_ s: UnsafeMutablePointer<Float>, _ dP: UnsafeMutablePointer<Float>,
+                                              n: Int, n4: Int, lq8: Int, lse: UnsafePointer<Float>, d: UnsafePointer<Float>) {
+        for j in 0..<n {
+            let row = s + j * lq8, dpr = dP + j * lq8
+            for g in stride(from: 0, to: lq8, by: 8) {
+                let pj = VectorMath.exp(row.load8(g) - lse.load8(g))
+                row.store8(pj, g)
+                dpr.store8(pj * (dpr.load8(g) - d.load8(g)), g)
+            }
+        }
+        if n < n4 {
+            (s + n * lq8).update(repeating: 0, count: (n4 - n) * lq8)
+            (dP + n * lq8).update(repeating: 0, count: (n4 - n) * lq8)
         }
     }
 
     static func forward(_ p: AttentionParameters, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                         keyMask: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
-                        logSumExp: UnsafeMutablePointer<Float>, parallel: Bool) {
+                        logSumExp: UnsafeMutablePointer<Float>, pool: CPUScratchPool, parallel: Bool) {
         let qa = AttentionReference.Addressing(p, p.qLayout, length: p.queryLength)
         let ka = AttentionReference.Addressing(p, p.kLayout, length: p.keyLength)
         let va = AttentionReference.Addressing(p, p.vLayout, length: p.keyLength)
         let oa = AttentionReference.Addressing(p, p.outLayout, length: p.queryLength)
-        let dh = p.headDim, dh8 = round8(dh), lq = p.queryLength
-        forEachPair(p, parallel: parallel) { b, h, s in
-            let n = s.gatherValid(p, b: b, keyMask: keyMask)
-            let lse = logSumExp + (b * p.heads + h) * lq
-            guard n > 0, lq > 0 else {
-                for i in 0..<lq {
-                    (out + oa.at(b, i, h)).update(repeating: 0, count: dh)
-                    lse[i] = 0
-                }
+        let heads = p.heads, dh = p.headDim, dh8 = round8(dh), lq = p.queryLength, lq8 = round8(lq)
+        let width = heads * dh, stageWidth = heads * dh8
+        forEachSample(p, pool: pool, parallel: parallel) { b, w in
+            let n = w.gatherValid(p, b: b, keyMask: keyMask)
+            let lse = logSumExp + b * heads * lq
+            guard n > 0 else {
+                for i in 0..<lq { (out + oa.at(b, i, 0)).update(repeating: 0, count: width) }
+                lse.update(repeating: 0, count: heads * lq)
                 return
             }
-            let n8 = round8(n)
-            s.transposed(k, ka, b: b, h: h, n: n, dh: dh, factor: p.scale, into: s.kT)
-            s.compact(rows: n, dh: dh, into: s.vc) { v + va.at(b, s.valid[$0], h) }
-            // S = Q·(scale·K)ᵀ, [lq, n8].
-            SmallGemm.multiply(m: lq, columns: n8, k: dh, a: q + qa.at(b, 0, h), lda: p.rowStride(p.qLayout),
-                               b: s.kT, ldb: n8, c: s.s, ldc: n8)
-            for i in 0..<lq {
-                let row = s.s + i * n8
-                for jj in n..<n8 { row[jj] = -.infinity }
-                var m8 = row.load8(0)
-                for j in stride(from: 8, to: n8, by: 8) { m8 = VectorMath.max(m8, row.load8(j)) }
-                let m = VectorMath.horizontalMax(m8)
-                var sum8 = Float8()
-                for j in stride(from: 0, to: n8, by: 8) {
-                    let e = VectorMath.exp(row.load8(j) - m)
-                    row.store8(e, j)
-                    sum8 += e
-                }
-                let sum = VectorMath.horizontalSum(sum8)
-                s.rowScale[i] = 1 / sum
-                lse[i] = m + Foundation.log(sum)
+            let n4 = round4(n)
+            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.kc) { k + ka.at(b, w.valid[$0], 0) }
+            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.vc) { v + va.at(b, w.valid[$0], 0) }
+            gatherTransposed(rows: lq, cols8: lq8, width: width, factor: p.scale, into: w.qT) { q + qa.at(b, $0, 0) }
+            if b + 1 < p.batch {
+                let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
+                var sink: Float = 0
+                touch(rows: p.keyLength, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
+                touch(rows: p.keyLength, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
+                touch(rows: lq, width: width, sink: &sink) { q + qa.at(nb, $0, 0) }
+                touch(rows: lq, width: width, sink: &sink) { UnsafePointer(out + oa.at(nb, $0, 0)) }
+                w.s[0] = sink
             }
-            // O = P·V / rowsum, [lq, dh8].
-            SmallGemm.multiply(m: lq, columns: dh8, k: n, a: s.s, lda: n8, b: s.vc, ldb: dh8, c: s.acc, ldc: dh8)
+            for h in 0..<heads {
+                // Sᵀ = K·(scale·Qᵀ) [n4, lq8]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V into the stage.
+                SmallGemm.multiply(m: n4, columns: lq8, k: dh, a: w.kc + h * n4 * dh8, lda: dh8,
+                                   b: w.qT + h * dh * lq8, ldb: lq8, c: w.s, ldc: lq8)
+                softmaxColumns(w.s, n: n, n4: n4, lq8: lq8, lse: w.stat1 + h * lq8, inverseSum: w.stat2 + h * lq8)
+                SmallGemm.multiply(m: lq, columns: dh8, k: n, a: w.s, lda: 1, aColumnStride: lq8,
+                                   b: w.vc + h * n4 * dh8, ldb: dh8, c: w.stageQ + h * dh8, ldc: stageWidth)
+                (lse + h * lq).update(from: w.stat1 + h * lq8, count: lq)
+            }
             for i in 0..<lq {
-                let o = out + oa.at(b, i, h), a = s.acc + i * dh8, inv = s.rowScale[i]
-                for c in 0..<dh { o[c] = a[c] * inv }
+                let o = out + oa.at(b, i, 0), a = w.stageQ + i * stageWidth
+                for h in 0..<heads {
+                    let inv = w.stat2[h * lq8 + i], oh = o + h * dh, ah = a + h * dh8
+                    for c in 0..<dh { oh[c] = ah[c] * inv }
+                }
             }
         }
     }
@@ -142,67 +261,106 @@ enum AttentionFastPath {
     static func backward(_ p: AttentionParameters, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                          keyMask: UnsafePointer<Float>?, out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
                          dOut: UnsafePointer<Float>, dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
-                         dV: UnsafeMutablePointer<Float>, parallel: Bool) {
+                         dV: UnsafeMutablePointer<Float>, pool: CPUScratchPool, parallel: Bool) {
         let qa = AttentionReference.Addressing(p, p.qLayout, length: p.queryLength)
         let ka = AttentionReference.Addressing(p, p.kLayout, length: p.keyLength)
         let va = AttentionReference.Addressing(p, p.vLayout, length: p.keyLength)
         let oa = AttentionReference.Addressing(p, p.outLayout, length: p.queryLength)
-        let dh = p.headDim, dh8 = round8(dh), lq = p.queryLength, scale = p.scale
-        forEachPair(p, parallel: parallel) { b, h, s in
-            for j in 0..<p.keyLength {
-                (dK + ka.at(b, j, h)).update(repeating: 0, count: dh)
-                (dV + va.at(b, j, h)).update(repeating: 0, count: dh)
-            }
-            let n = s.gatherValid(p, b: b, keyMask: keyMask)
-            guard n > 0, lq > 0 else {
-                for i in 0..<lq { (dQ + qa.at(b, i, h)).update(repeating: 0, count: dh) }
+        let heads = p.heads, dh = p.headDim, dh8 = round8(dh), lq = p.queryLength, lq8 = round8(lq), lk = p.keyLength
+        let width = heads * dh, stageWidth = heads * dh8, scale = p.scale
+        forEachSample(p, pool: pool, parallel: parallel) { b, w in
+            let n = w.gatherValid(p, b: b, keyMask: keyMask)
+            guard n > 0 else {
+                for i in 0..<lq { (dQ + qa.at(b, i, 0)).update(repeating: 0, count: width) }
+                for j in 0..<lk {
+                    (dK + ka.at(b, j, 0)).update(repeating: 0, count: width)
+                    (dV + va.at(b, j, 0)).update(repeating: 0, count: width)
+                }
                 return
             }
-            let n8 = round8(n)
-            let lse = logSumExp + (b * p.heads + h) * lq
-            s.transposed(k, ka, b: b, h: h, n: n, dh: dh, factor: scale, into: s.kT)
-            s.transposed(v, va, b: b, h: h, n: n, dh: dh, factor: 1, into: s.vT)
-            s.compact(rows: n, dh: dh, into: s.kc) { k + ka.at(b, s.valid[$0], h) }
-            s.compact(rows: lq, dh: dh, into: s.qc) { q + qa.at(b, $0, h) }
-            s.compact(rows: lq, dh: dh, into: s.dOc) { dOut + oa.at(b, $0, h) }
-            // P = exp(S − lse), dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O)).
-            SmallGemm.multiply(m: lq, columns: n8, k: dh, a: q + qa.at(b, 0, h), lda: p.rowStride(p.qLayout),
-                               b: s.kT, ldb: n8, c: s.s, ldc: n8)
-            SmallGemm.multiply(m: lq, columns: n8, k: dh, a: s.dOc, lda: dh8, b: s.vT, ldb: n8, c: s.dP, ldc: n8)
-            for i in 0..<lq {
-                let row = s.s + i * n8, dpr = s.dP + i * n8
-                for jj in n..<n8 { row[jj] = -.infinity }
-                let o = out + oa.at(b, i, h), g = s.dOc + i * dh8
-                // Fused multiply-adds in c order, as SmallGemm forms dP: with one valid key O = V
-                // exactly, so dP − D is exactly 0, as in the reference.
-                var d: Float = 0
-                for c in 0..<dh { d = d.addingProduct(g[c], o[c]) }
-                let l = lse[i]
-                for j in stride(from: 0, to: n8, by: 8) {
-                    let pj = VectorMath.exp(row.load8(j) - l)
-                    row.store8(pj, j)
-                    dpr.store8(pj * (dpr.load8(j) - d), j)
+            let n4 = round4(n)
+            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.kc) { k + ka.at(b, w.valid[$0], 0) }
+            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.vc) { v + va.at(b, w.valid[$0], 0) }
+            gatherRows(rows: lq, paddedRows: lq, heads: heads, dh: dh, into: w.qc) { q + qa.at(b, $0, 0) }
+            gatherRows(rows: lq, paddedRows: lq, heads: heads, dh: dh, into: w.dOc) { dOut + oa.at(b, $0, 0) }
+            gatherTransposed(rows: lq, cols8: lq8, width: width, factor: scale, into: w.qT) { q + qa.at(b, $0, 0) }
+            gatherTransposed(rows: lq, cols8: lq8, width: width, factor: 1, into: w.dOT) { dOut + oa.at(b, $0, 0) }
+            if b + 1 < p.batch {
+                let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
+                var sink: Float = 0
+                touch(rows: lk, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
+                touch(rows: lk, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
+                touch(rows: lq, width: width, sink: &sink) { q + qa.at(nb, $0, 0) }
+                touch(rows: lq, width: width, sink: &sink) { out + oa.at(nb, $0, 0) }
+                touch(rows: lq, width: width, sink: &sink) { dOut + oa.at(nb, $0, 0) }
+                touch(rows: lq, width: width, sink: &sink) { UnsafePointer(dQ + qa.at(nb, $0, 0)) }
+                touch(rows: lk, width: width, sink: &sink) { UnsafePointer(dK + ka.at(nb, $0, 0)) }
+                touch(rows: lk, width: width, sink: &sink) { UnsafePointer(dV + va.at(nb, $0, 0)) }
+                w.s[0] = sink
+            }
+            // Per head, lanes = queries: stat1 = lse, stat2 = D with D_i = dO_i·O_i as fused
+            // multiply-adds in c order, as SmallGemm forms dPᵀ: with one valid key O = V
+            // exactly, so dP − D is exactly 0, as in the reference. Padding queries get 0.
+            let lse = logSumExp + b * heads * lq
+            for h in 0..<heads {
+                let l = w.stat1 + h * lq8, d = w.stat2 + h * lq8
+                l.update(from: lse + h * lq, count: lq)
+                for i in lq..<lq8 {
+                    l[i] = 0
+                    d[i] = 0
                 }
             }
-            // dQ = scale · dS·K.
-            SmallGemm.multiply(m: lq, columns: dh8, k: n, a: s.dP, lda: n8, b: s.kc, ldb: dh8, c: s.acc, ldc: dh8)
             for i in 0..<lq {
-                let dq = dQ + qa.at(b, i, h), a = s.acc + i * dh8
-                for c in 0..<dh { dq[c] = scale * a[c] }
+                let o = out + oa.at(b, i, 0)
+                for h in 0..<heads {
+                    let g = w.dOc + h * lq * dh8 + i * dh8, oh = o + h * dh
+                    var d: Float = 0
+                    for c in 0..<dh { d = d.addingProduct(g[c], oh[c]) }
+                    w.stat2[h * lq8 + i] = d
+                }
             }
-            // dK = scale · dSᵀ·Q.
-            s.transposeScores(s.dP, lq: lq, n: n)
-            SmallGemm.multiply(m: n, columns: dh8, k: lq, a: s.tr, lda: lq, b: s.qc, ldb: dh8, c: s.acc, ldc: dh8)
-            for jj in 0..<n {
-                let dk = dK + ka.at(b, s.valid[jj], h), a = s.acc + jj * dh8
-                for c in 0..<dh { dk[c] = scale * a[c] }
+            for h in 0..<heads {
+                let qh = w.qc + h * lq * dh8, dOh = w.dOc + h * lq * dh8, kh = w.kc + h * n4 * dh8
+                // Pᵀ = exp(Sᵀ − lse), dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D).
+                SmallGemm.multiply(m: n4, columns: lq8, k: dh, a: kh, lda: dh8, b: w.qT + h * dh * lq8, ldb: lq8,
+                                   c: w.s, ldc: lq8)
+                SmallGemm.multiply(m: n4, columns: lq8, k: dh, a: w.vc + h * n4 * dh8, lda: dh8,
+                                   b: w.dOT + h * dh * lq8, ldb: lq8, c: w.dP, ldc: lq8)
+                probabilitiesAndScoreGradient(w.s, w.dP, n: n, n4: n4, lq8: lq8, lse: w.stat1 + h * lq8,
+                                              d: w.stat2 + h * lq8)
+                // dQ/scale = dS·K (dSᵀ read transposed); dK/scale = dSᵀ·Q; dV = Pᵀ·dO.
+                SmallGemm.multiply(m: lq, columns: dh8, k: n, a: w.dP, lda: 1, aColumnStride: lq8, b: kh, ldb: dh8,
+                                   c: w.stageQ + h * dh8, ldc: stageWidth)
+                SmallGemm.multiply(m: n4, columns: dh8, k: lq, a: w.dP, lda: lq8, b: qh, ldb: dh8,
+                                   c: w.stageK + h * dh8, ldc: stageWidth)
+                SmallGemm.multiply(m: n4, columns: dh8, k: lq, a: w.s, lda: lq8, b: dOh, ldb: dh8,
+                                   c: w.stageV + h * dh8, ldc: stageWidth)
             }
-            // dV = Pᵀ·dO.
-            s.transposeScores(s.s, lq: lq, n: n)
-            SmallGemm.multiply(m: n, columns: dh8, k: lq, a: s.tr, lda: lq, b: s.dOc, ldb: dh8, c: s.acc, ldc: dh8)
-            for jj in 0..<n {
-                let dv = dV + va.at(b, s.valid[jj], h), a = s.acc + jj * dh8
-                for c in 0..<dh { dv[c] = a[c] }
+            for i in 0..<lq {
+                let dq = dQ + qa.at(b, i, 0), a = w.stageQ + i * stageWidth
+                for h in 0..<heads {
+                    let dqh = dq + h * dh, ah = a + h * dh8
+                    for c in 0..<dh { dqh[c] = scale * ah[c] }
+                }
+            }
+            // Every key row in order: the valid ones from the stage, masked ones 0.
+            var jj = 0
+            for j in 0..<lk {
+                let dk = dK + ka.at(b, j, 0), dv = dV + va.at(b, j, 0)
+                guard jj < n, w.valid[jj] == j else {
+                    dk.update(repeating: 0, count: width)
+                    dv.update(repeating: 0, count: width)
+                    continue
+                }
+                let sk = w.stageK + jj * stageWidth, sv = w.stageV + jj * stageWidth
+                for h in 0..<heads {
+                    let dkh = dk + h * dh, dvh = dv + h * dh, skh = sk + h * dh8, svh = sv + h * dh8
+                    for c in 0..<dh {
+                        dkh[c] = scale * skh[c]
+                        dvh[c] = svh[c]
+                    }
+                }
+                jj += 1
             }
         }
     }

@@ -20,7 +20,9 @@ enum VectorMath {
 
     /// e^x: Cody–Waite reduction x = n·ln2 + r with |r| ≤ ln2/2, Cephes' `expf` polynomial for
     /// e^r, and 2^n assembled in the exponent bits.
-    @inline(__always) static func exp(_ x: Float8) -> Float8 {
+    /// `@_transparent`: with `@inline(__always)` alone the optimiser still left calls to it in
+    /// the attention softmax loop.
+    @_transparent static func exp(_ x: Float8) -> Float8 {
         let lo: Float = -87.336_54, hi: Float = 88.376_26  // e^lo = 2⁻¹²⁶; hi·log2(e) = 127.5
         // Clamping by select (not min/max) keeps NaN lanes NaN.
         var xc = x.replacing(with: lo, where: x .< lo)
@@ -43,6 +45,35 @@ enum VectorMath {
         var e = y * scale
         e = e.replacing(with: 0, where: x .< lo)
         return e.replacing(with: .infinity, where: x .> hi)
+    }
+
+    /// Natural log for x ≥ 1 (attention's softmax sums, whose largest term is e⁰ = 1), with
+    /// Cephes' `logf` reduction and polynomial: x = 2^e·m, m in [√½, √2), log m = f − f²/2 +
+    /// f³·P(f) with f = m − 1, plus e·ln2 in two parts. Relative error about 1 ulp; NaN stays NaN.
+    /// Valid for every positive normal x (no subnormal, zero or infinity handling).
+    @inline(__always) static func log(_ x: Float8) -> Float8 {
+        let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
+        // m in [0.5, 1) with the exponent 2^e split off.
+        var e = Float8((bits &>> 23) &- 126)
+        var m = unsafeBitCast((bits & 0x007f_ffff) | 0x3f00_0000, to: Float8.self)
+        let small = m .< 0.707_106_781_186_547_524
+        e = e.replacing(with: e - 1, where: small)
+        m = m.replacing(with: m + m, where: small)
+        let f = m - 1, z = f * f
+        var y = Float8(repeating: 7.037_683_629_2e-2)
+        y = fma(y, f, -1.151_461_031_0e-1)
+        y = fma(y, f, 1.167_699_874_0e-1)
+        y = fma(y, f, -1.242_014_084_6e-1)
+        y = fma(y, f, 1.424_932_278_7e-1)
+        y = fma(y, f, -1.666_805_766_5e-1)
+        y = fma(y, f, 2.000_071_476_5e-1)
+        y = fma(y, f, -2.499_999_399_3e-1)
+        y = fma(y, f, 3.333_333_117_4e-1)
+        y = y * f * z
+        y = fma(e, Float8(repeating: -2.121_944_40e-4), y)
+        y = fma(Float8(repeating: -0.5), z, y)
+        let r = fma(e, Float8(repeating: 0.693_359_375), f + y)
+        return r.replacing(with: x, where: x .!= x)
     }
 
     /// |x| by clearing the sign bit.
