@@ -67,6 +67,12 @@ public final class OpenCLBuffer {
             throw EngineError.runtime(
                 "cannot allocate \(formatBytes(UInt64(byteCount))) on \(info.name): its largest single allocation is \(formatBytes(info.maxAllocationBytes)) (global memory \(formatBytes(info.globalMemoryBytes)))")
         }
+        let held = context.memory.liveBytes
+        if info.globalMemoryBytes > 0 && UInt64(held + byteCount) > info.globalMemoryBytes {
+            let free = info.globalMemoryBytes > UInt64(held) ? info.globalMemoryBytes - UInt64(held) : 0
+            throw EngineError.runtime(
+                "cannot allocate \(formatBytes(UInt64(byteCount))) on \(info.name): \(formatBytes(free)) of its \(formatBytes(info.globalMemoryBytes)) global memory is left (\(formatBytes(UInt64(held))) held in \(context.memory.liveBuffers) buffers)")
+        }
         var status: cl_int = 0
         // OpenCL rejects zero-sized buffers; an empty tensor still gets a valid handle.
         let size = max(byteCount, 4)

@@ -85,7 +85,12 @@ public final class Trainer {
         batchesPerEpoch = (trainSplit.count + t.batchSize - 1) / t.batchSize
         schedule = LearningRateSchedule(peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.epochs * batchesPerEpoch)
         let maxBatch = min(t.batchSize, max(trainSplit.count, validSplit?.count ?? 0))
-        self.model = try model ?? ModelFactory.make(modelSection: config.modelSection, schema: dataset.schema, backend: backend, maxBatch: maxBatch)
+        do {
+            self.model = try model ?? ModelFactory.make(modelSection: config.modelSection, schema: dataset.schema, backend: backend, maxBatch: maxBatch)
+        } catch let e as EngineError where e.kind == .runtime {
+            // Activations are sized for the largest batch: say which, so the fix is obvious.
+            throw EngineError.runtime("building the \(config.modelKind) model for batches of \(maxBatch) requests (train.batch_size \(t.batchSize)) on \(backend.name): \(e.message); try a smaller batch_size")
+        }
         optimizer = try AdamWOptimizer(parameters: self.model.parameters, backend: self.model.backend, config: t)
         metricsLog = MetricsLog(path: options.runDirectory + "/metrics.jsonl")
         state = TrainingState(seed: t.seed)
