@@ -180,7 +180,8 @@ final class ReaderFuzzTests: XCTestCase {
         }
     }
 
-    /// Inputs that once crashed or hung a reader (none so far), replayed on every run.
+    /// Inputs that once crashed or hung a reader, replayed on every run. letor-query/
+    /// overflow.query: group sizes whose sum overflowed Int (an arithmetic-overflow trap).
     func testRegressionInputs() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("FuzzRegressions").path
         guard let targets = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
@@ -193,6 +194,9 @@ final class ReaderFuzzTests: XCTestCase {
                     switch target {
                     case "safetensors": try Self.readSafeTensors(file)
                     case "letor": _ = try LETORFile(path: file, queryPath: nil)
+                    case "letor-query":
+                        try Data("1 1:1 2:2\n0 3:0.5\n2 1:-1\n".utf8).write(to: URL(fileURLWithPath: dir + "/fixed.txt"))
+                        _ = try LETORFile(path: dir + "/fixed.txt", queryPath: file)
                     default: XCTFail("unknown regression target \(target)")
                     }
                 } catch is EngineError {}

@@ -62,6 +62,10 @@ public struct LETORFile: Sendable {
                 let t = line.trimmingCharacters(in: .whitespaces)
                 if t.isEmpty { continue }
                 guard let g = Int(t), g > 0 else { throw EngineError.runtime("\(queryPath): line \(i + 1): '\(t)' is not a group size > 0") }
+                // Checked before the sum, which could otherwise overflow (a fuzzed input did).
+                guard g <= labels.count - n else {
+                    throw EngineError.runtime("\(queryPath): line \(i + 1): group sizes add up to more than the \(labels.count) documents of \(path)")
+                }
                 groups.append(g)
                 n += g
             }
