@@ -62,9 +62,10 @@ public struct LETORFile: Sendable {
                 let t = line.trimmingCharacters(in: .whitespaces)
                 if t.isEmpty { continue }
                 guard let g = Int(t), g > 0 else { throw EngineError.runtime("\(queryPath): line \(i + 1): '\(t)' is not a group size > 0") }
-                // Checked before the sum, which could otherwise overflow (a fuzzed input did).
-                guard g <= labels.count - n else {
-                    throw EngineError.runtime("\(queryPath): line \(i + 1): group sizes add up to more than the \(labels.count) documents of \(path)")
+                // Checked as the sum grows, which could otherwise overflow (a fuzzed input did).
+                let (sum, overflow) = n.addingReportingOverflow(g)
+                guard !overflow, sum <= labels.count else {
+                    throw EngineError.runtime("\(queryPath): line \(i + 1): group sizes add up to \(overflow ? "more than \(Int.max)" : String(sum)) but \(path) has \(labels.count) documents")
                 }
                 groups.append(g)
                 n += g
