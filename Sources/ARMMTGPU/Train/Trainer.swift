@@ -209,6 +209,14 @@ public final class Trainer {
                     perTargetSum = perTargetSum.map { _ in 0 }
                 }
 
+                if epochEnd {
+                    var line = MemoryUsage.sample(model.backend).jsonFields
+                    line["type"] = "memory"
+                    line["step"] = state.step
+                    line["epoch"] = state.epoch
+                    try metricsLog.append(line)
+                }
+
                 let evalDue = t.evalEvery.map { state.step % $0 == 0 || state.step == totalSteps } ?? epochEnd
                 if evalDue, let validSplit {
                     let result = try Evaluator.evaluate(model: model, split: validSplit, items: items, batchSize: t.batchSize)
