@@ -180,6 +180,26 @@ final class ReaderFuzzTests: XCTestCase {
         }
     }
 
+    /// Found by the fuzzer: "\r\n" is one Swift Character, so files with Windows line endings
+    /// were read as one line and their errors spanned lines. They now read like "\n" files.
+    func testCRLFFilesReadLikeLFFiles() throws {
+        let lf = "2 qid:1 1:0.5 3:-1\n0 qid:1 2:1\n1 qid:2 1:2\n", query = "2\n1\n"
+        let a = dir + "/lf.txt", b = dir + "/crlf.txt", qa = dir + "/lf.query", qb = dir + "/crlf.query"
+        try Data(lf.utf8).write(to: URL(fileURLWithPath: a))
+        try Data(lf.replacingOccurrences(of: "\n", with: "\r\n").utf8).write(to: URL(fileURLWithPath: b))
+        try Data(query.utf8).write(to: URL(fileURLWithPath: qa))
+        try Data(query.replacingOccurrences(of: "\n", with: "\r\n").utf8).write(to: URL(fileURLWithPath: qb))
+        for (x, y) in [(try LETORFile(path: a, queryPath: nil), try LETORFile(path: b, queryPath: nil)),
+                       (try LETORFile(path: a, queryPath: qa), try LETORFile(path: b, queryPath: qb))] {
+            XCTAssertEqual(x.labels, y.labels)
+            XCTAssertEqual(x.groups, y.groups)
+            XCTAssertEqual(x.featureIndex, y.featureIndex)
+            XCTAssertEqual(x.featureValue, y.featureValue)
+        }
+        try Data("2\r\nx\r\n".utf8).write(to: URL(fileURLWithPath: qb))
+        DataTestSupport.expectError(["line 2", "'x' is not a group size"]) { _ = try LETORFile(path: b, queryPath: qb) }
+    }
+
     /// Inputs that once crashed or hung a reader, replayed on every run. letor-query/
     /// overflow.query: group sizes whose sum overflowed Int (an arithmetic-overflow trap).
     func testRegressionInputs() throws {
