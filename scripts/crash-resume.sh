@@ -62,7 +62,7 @@ while [ "$done_kills" -lt "$kills" ]; do
   left_ms=$(( full_ms * (total - saved) / total ))
   "${train[@]}" "${args[@]}" >"$work/out.log" 2>&1 &
   pid=$!
-  delay_ms=$(( 50 + RANDOM % (left_ms > 100 ? left_ms : 100) ))
+  delay_ms=$(( 50 + RANDOM % (left_ms > 125 ? left_ms * 4 / 5 : 100) ))
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   if kill -9 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null || true
@@ -82,8 +82,11 @@ while [ "$done_kills" -lt "$kills" ]; do
     echo "kill $done_kills: SIGKILL after ${delay_ms} ms, last step printed $printed${step_info:-}"
   else
     wait "$pid" || { echo "FAIL: the run exited with an error:" >&2; cat "$work/out.log" >&2; exit 1; }
-    echo "attempt $attempt: the run finished before the kill at ${delay_ms} ms"
-    if grep -q "done: step $total/" "$work/out.log"; then break; fi
+    # The run ended first: check its result too, then start a new run to kill.
+    cmp -s "$work/ref/last.safetensors" "$run/last.safetensors" ||
+      { echo "FAIL: a run that finished after $done_kills kills differs from the uninterrupted run" >&2; exit 1; }
+    echo "attempt $attempt: the run finished before the kill at ${delay_ms} ms (bit-identical); starting a new one"
+    rm -rf "$run"
   fi
   [ "$attempt" -gt $((kills * 4)) ] && { echo "FAIL: no progress after $attempt attempts" >&2; exit 1; }
 done
