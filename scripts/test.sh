@@ -13,4 +13,6 @@ if command -v oclgrind >/dev/null; then
 else
   echo "note: oclgrind not installed (ARMMT_WITH_OCLGRIND=1 scripts/install-deps.sh); skipping the kernel sanitizer"
 fi
+# Crash safety: SIGKILL at random moments, --resume, bit-identical end (about 15 s).
+scripts/crash-resume.sh .build/debug/armmt-gpu 3
 swift test --disable-swift-testing

@@ -50,10 +50,33 @@ struct ARMMTCommand: ParsableCommand {
                 fflush(stdout)
                 Foundation.exit(0)
             }
-            printError(fullMessage(for: error))
+            // ArgumentParser's full message adds help and usage lines; the error is one line,
+            // with where to look next.
+            printError(oneLine(message(for: error)) + hint(for: error))
             // ArgumentParser reports its own usage errors as validation failures (64).
             Foundation.exit(parsing || code == .validationFailure ? 2 : 1)
         }
+    }
+}
+
+extension ARMMTCommand {
+    static func oneLine(_ text: String) -> String {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let first: String = lines.first ?? text
+        return first.hasPrefix("Error: ") ? String(first.dropFirst("Error: ".count)) : first
+    }
+
+    /// "Missing value" for a flag followed by a negative number: ArgumentParser took the number
+    /// for a flag. Otherwise, where the command's flags are listed.
+    static func hint(for error: Error) -> String {
+        let args = CommandLine.arguments.dropFirst()
+        if message(for: error).contains("Missing value"),
+           args.contains(where: { $0.count > 1 && $0.hasPrefix("-") && ($0.dropFirst().first.map { $0.isNumber || $0 == "." } ?? false) }) {
+            return "; write a negative number as --flag=-1"
+        }
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+        let sub = args.first.flatMap { names.contains($0) ? $0 : nil }
+        return " (see `armmt-gpu \(sub.map { $0 + " " } ?? "")--help`)"
     }
 }
 

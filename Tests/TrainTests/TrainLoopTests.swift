@@ -83,6 +83,42 @@ final class TrainLoopTests: XCTestCase {
         XCTAssertTrue(try f.floats("linear.weight").allSatisfy(\.isFinite))
     }
 
+    /// The same fault in the ARMMT model: the NaN reaches the loss through the list-feature
+    /// projection; the error names the step and the first parameter whose gradient is not
+    /// finite, and `last` keeps the step-2 weights bit for bit.
+    func testNaNBatchStopsARMMTTrainingAndKeepsLastUntouched() throws {
+        let data = try TrainTestSupport.dataset()
+        var config = TrainTestSupport.config(epochs: 1) { $0.checkpointEvery = 2 }
+        config.setModel(["kind": "armmt", "width": 8, "heads": 2, "embedding_width": 3, "cafu_hidden": 6, "seed": 5])
+        let dir = try TrainTestSupport.runDirectory("nan-armmt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inner = try ModelFactory.make(modelSection: config.modelSection, schema: data.schema, backend: CPUBackend(), maxBatch: 16)
+        XCTAssertTrue(inner is ARMMTModel)
+        let trainer = try TrainTestSupport.trainer(config, data, dir, model: NaNInjectingModel(inner, nanAtCall: 3))
+        var message = ""
+        do {
+            try trainer.run()
+            XCTFail("a NaN batch did not stop training")
+        } catch let e as EngineError {
+            message = e.message
+            XCTAssertEqual(e.kind, .runtime)
+        }
+        for part in ["step 3", "is nan", "first non-finite tensor: ", ".grad (element", "left as it was"] {
+            XCTAssertTrue(message.contains(part), "'\(part)' missing from: \(message)")
+        }
+        XCTAssertEqual(message.split(separator: "\n").count, 1)
+        let ck = try Checkpoint.open(dir + "/last.safetensors")
+        XCTAssertEqual(ck.state.step, 2)
+        let before = try TrainTestSupport.tensorBytes(dir + "/last.safetensors")
+        let f = try SafeTensorsFile(path: dir + "/last.safetensors")
+        for n in f.names { XCTAssertTrue(try f.floats(n).allSatisfy(\.isFinite), n) }
+        // Resuming from the last good checkpoint replays step 3 on clean data (no injector) and goes on.
+        let resumed = try TrainTestSupport.trainer(config, data, dir, resume: true)
+        XCTAssertEqual(resumed.state.step, 2)
+        XCTAssertEqual(try TrainTestSupport.tensorBytes(dir + "/last.safetensors"), before)
+        XCTAssertEqual(try resumed.run().steps, 8)
+    }
+
     func testSkipNonFiniteBatchesCountsAndContinues() throws {
         let data = try TrainTestSupport.dataset()
         let config = TrainTestSupport.config(epochs: 1) { $0.skipNonfiniteBatches = true }

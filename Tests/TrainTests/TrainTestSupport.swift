@@ -69,14 +69,14 @@ enum TrainTestSupport {
     }
 }
 
-/// A LinearScorer that puts a NaN into one list feature of the batch of call `nanAtCall`
-/// (1-based), as a corrupt feature pipeline would.
+/// A model that puts a NaN into one list feature of the batch of call `nanAtCall` (1-based),
+/// as a corrupt feature pipeline would, and otherwise is `inner`.
 final class NaNInjectingModel: TrainableModel {
-    let inner: LinearScorer
+    let inner: TrainableModel
     let nanAtCall: Int
     private(set) var calls = 0
 
-    init(_ inner: LinearScorer, nanAtCall: Int) {
+    init(_ inner: TrainableModel, nanAtCall: Int) {
         self.inner = inner
         self.nanAtCall = nanAtCall
     }

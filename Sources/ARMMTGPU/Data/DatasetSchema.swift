@@ -166,7 +166,7 @@ public struct DatasetSchema: Codable, Sendable, Equatable {
         }
         guard let v = version.formatVersion else { throw EngineError.runtime("\(path): \"format_version\" is missing") }
         guard v <= currentVersion else {
-            throw EngineError.runtime("\(path): format_version \(v) is newer than this armmt-gpu reads (\(currentVersion)); upgrade armmt-gpu")
+            throw EngineError.usage("\(path): format_version \(v) is newer than this armmt-gpu reads (\(currentVersion)); upgrade armmt-gpu")
         }
         guard v >= 1 else { throw EngineError.runtime("\(path): format_version \(v) is not a valid version") }
         let schema: DatasetSchema

@@ -24,7 +24,9 @@ public struct LETORFile: Sendable {
         let text = String(decoding: data, as: UTF8.self)
         var qids: [Substring] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Any line break: "\r\n" is one Character in Swift, so splitting on "\n" alone would
+        // leave a CRLF file as one line (and put line breaks into error messages).
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
             var line = rawLine
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
@@ -58,10 +60,15 @@ public struct LETORFile: Sendable {
                 throw EngineError.usage("\(queryPath): cannot read the query file")
             }
             var n = 0
-            for (i, line) in String(decoding: q, as: UTF8.self).split(separator: "\n").enumerated() {
+            for (i, line) in String(decoding: q, as: UTF8.self).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
                 let t = line.trimmingCharacters(in: .whitespaces)
                 if t.isEmpty { continue }
                 guard let g = Int(t), g > 0 else { throw EngineError.runtime("\(queryPath): line \(i + 1): '\(t)' is not a group size > 0") }
+                // Checked as the sum grows, which could otherwise overflow (a fuzzed input did).
+                let (sum, overflow) = n.addingReportingOverflow(g)
+                guard !overflow, sum <= labels.count else {
+                    throw EngineError.runtime("\(queryPath): line \(i + 1): group sizes add up to \(overflow ? "more than \(Int.max)" : String(sum)) but \(path) has \(labels.count) documents")
+                }
                 groups.append(g)
                 n += g
             }

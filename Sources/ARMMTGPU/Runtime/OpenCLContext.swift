@@ -10,12 +10,17 @@ public final class OpenCLContext {
     let device: cl_device_id
     let context: cl_context
     let queue: cl_command_queue
+    /// True on the Oclgrind simulator: see `OclgrindShadowWorkaround`.
+    let onOclgrind: Bool
+    /// What this context's live buffers hold; buffers keep it alive, so it may outlive the context.
+    public let memory = OpenCLMemoryAccount()
 
     public init(deviceIndex: Int, inventory: OpenCLInventory = .shared) throws {
         guard inventory.devices.indices.contains(deviceIndex) else {
             throw EngineError.usage(DeviceSelector.missingDeviceMessage(deviceIndex, inventory))
         }
         info = inventory.devices[deviceIndex]
+        onOclgrind = info.platform.localizedCaseInsensitiveContains("oclgrind")
         device = inventory.deviceIDs[deviceIndex]
         var status: cl_int = 0
         var dev: cl_device_id? = device
@@ -53,12 +58,20 @@ public final class OpenCLBuffer {
     let mem: cl_mem
     public let byteCount: Int
     unowned let context: OpenCLContext
+    private let account: OpenCLMemoryAccount
+    private let retireOnRelease: Bool
 
     init(context: OpenCLContext, byteCount: Int) throws {
         let info = context.info
         if UInt64(byteCount) > info.maxAllocationBytes && info.maxAllocationBytes > 0 {
             throw EngineError.runtime(
                 "cannot allocate \(formatBytes(UInt64(byteCount))) on \(info.name): its largest single allocation is \(formatBytes(info.maxAllocationBytes)) (global memory \(formatBytes(info.globalMemoryBytes)))")
+        }
+        let held = context.memory.liveBytes
+        if info.globalMemoryBytes > 0 && UInt64(held + byteCount) > info.globalMemoryBytes {
+            let free = info.globalMemoryBytes > UInt64(held) ? info.globalMemoryBytes - UInt64(held) : 0
+            throw EngineError.runtime(
+                "cannot allocate \(formatBytes(UInt64(byteCount))) on \(info.name): \(formatBytes(free)) of its \(formatBytes(info.globalMemoryBytes)) global memory is left (\(formatBytes(UInt64(held))) held in \(context.memory.liveBuffers) buffers)")
         }
         var status: cl_int = 0
         // OpenCL rejects zero-sized buffers; an empty tensor still gets a valid handle.
@@ -71,9 +84,19 @@ public final class OpenCLBuffer {
         mem = m
         self.byteCount = byteCount
         self.context = context
+        account = context.memory
+        retireOnRelease = context.onOclgrind
+        account.add(bytes: byteCount, buffers: 1)
     }
 
-    deinit { clReleaseMemObject(mem) }
+    deinit {
+        account.add(bytes: -byteCount, buffers: -1)
+        if retireOnRelease {
+            OclgrindShadowWorkaround.retire(mem)
+        } else {
+            clReleaseMemObject(mem)
+        }
+    }
 
     /// Copies host bytes in. Blocking, so the host memory only has to live for the call.
     public func write(from source: UnsafeRawBufferPointer, offset: Int = 0) throws {
@@ -97,6 +120,11 @@ public final class OpenCLBuffer {
     /// copied by the driver at enqueue time, so the local needs no longer life).
     public func fill(_ value: Float, byteCount count: Int) throws {
         guard count > 0 else { return }
+        if context.onOclgrind && count == byteCount && count % MemoryLayout<Float>.size == 0 {
+            let values = [Float](repeating: value, count: count / MemoryLayout<Float>.size)
+            try values.withUnsafeBytes { try write(from: $0) }
+            return
+        }
         var pattern = value
         try clCheck(clEnqueueFillBuffer(context.queue, mem, &pattern, MemoryLayout<Float>.size, 0, count, 0, nil, nil),
                     "filling \(formatBytes(UInt64(count))) on \(context.info.name)")
@@ -107,6 +135,52 @@ public final class OpenCLBuffer {
         guard count > 0 else { return }
         try clCheck(clEnqueueCopyBuffer(context.queue, source.mem, mem, sourceOffset, offset, count, 0, nil, nil),
                     "copying \(formatBytes(UInt64(count))) within \(context.info.name)")
+    }
+}
+
+/// Device memory held by one context's live `OpenCLBuffer`s, in bytes as asked for (the
+/// driver may round up). Flat from one training step to the next when nothing leaks.
+public final class OpenCLMemoryAccount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes = 0, buffers = 0, peak = 0
+
+    public var liveBytes: Int { lock.withLock { bytes } }
+    public var liveBuffers: Int { lock.withLock { buffers } }
+    /// The largest `liveBytes` so far.
+    public var peakBytes: Int { lock.withLock { peak } }
+
+    func add(bytes delta: Int, buffers count: Int) {
+        lock.withLock {
+            bytes += delta
+            buffers += count
+            peak = max(peak, bytes)
+        }
+    }
+}
+
+/// Two flaws in the shadow memory of Oclgrind's `--uninitialized` check (21.10, plugin
+/// Uninitialized.cpp) make it report reads of values a kernel did write:
+/// - every host-side store (`clEnqueueWriteBuffer`, `clEnqueueFillBuffer`, `clEnqueueCopyBuffer`)
+///   goes through `hostMemoryStore`, which calls `ShadowMemory::allocate(address, size)`: that
+///   REPLACES the buffer's whole shadow with a new one of the store's size, and the clean
+///   shadow is then stored only if the store starts at offset 0. `clEnqueueFillBuffer` runs as
+///   one store per pattern (4 bytes for a float), so a filled n-float buffer is left with a
+///   4-byte shadow: later kernel stores past byte 4 are dropped from the shadow and every read
+///   of elements 1..n-1 counts as uninitialised;
+/// - shadows are never freed when a buffer is released, and Oclgrind hands the freed buffer
+///   slot to the next allocation, which inherits the old shadow and its old size.
+/// Tests/Scripts/oclgrind_shadow_repro.c shows both with a kernel that writes every element of
+/// a buffer and one that reads them back. On Oclgrind only (a simulator: no cost anywhere
+/// else), `fill` of a whole buffer is therefore one host write from offset 0, which gives a
+/// shadow of the right size, and released buffers are kept until the process ends, so no slot
+/// is reused. Buffers no host store touches keep the fully poisoned shadow Oclgrind gives them
+/// at their first kernel launch, so a kernel that reads memory nobody wrote is still reported.
+enum OclgrindShadowWorkaround {
+    nonisolated(unsafe) private static var retired: [cl_mem] = []
+    private static let lock = NSLock()
+
+    static func retire(_ mem: cl_mem) {
+        lock.withLock { retired.append(mem) }
     }
 }
 

@@ -170,6 +170,12 @@ public final class OpenCLKernel {
         } else {
             status = clEnqueueNDRangeKernel(context.queue, kernel, cl_uint(globalSize.count), nil, &globalSize, nil, 0, nil, nil)
         }
-        try clCheck(status, "launching kernel \(name) with global \(globalSize) local \(local.map { "\($0)" } ?? "auto") on \(context.info.name)")
+        var what = "launching kernel \(name) with global \(globalSize) local \(local.map { "\($0)" } ?? "auto") on \(context.info.name)"
+        if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES {
+            // Drivers allocate lazily: running out shows here, not at clCreateBuffer.
+            let m = context.memory
+            what += " (buffers of this run hold \(formatBytes(UInt64(m.liveBytes))) in \(m.liveBuffers) buffers of its \(formatBytes(context.info.globalMemoryBytes)) global memory)"
+        }
+        try clCheck(status, what)
     }
 }

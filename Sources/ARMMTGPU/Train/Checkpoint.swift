@@ -130,10 +130,21 @@ public enum Checkpoint {
         let writer = try SafeTensorsStreamWriter(path: path, tensors: specs, metadata: metadata)
         do {
             let backend = model.backend
-            for p in model.parameters { try writer.append(try backend.read(p.value)) }
+            // A weight that overflowed to ±Inf can leave the loss finite (a logit of -Inf with
+            // label 0 costs 0), so the step checks miss it; it is caught here, before it could
+            // replace the last good checkpoint.
+            func finite(_ values: [Float], _ name: String) throws -> [Float] {
+                if let i = values.firstIndex(where: { !$0.isFinite }) {
+                    let kept = FileManager.default.fileExists(atPath: path) ? "\(path) is left as it was" : "no checkpoint was written to \(path)"
+                    throw EngineError.runtime("step \(state.step): \(name) is not finite (element \(i) = \(values[i])); training stopped, \(kept)")
+                }
+                return values
+            }
+            for p in model.parameters { try writer.append(try finite(try backend.read(p.value), p.name)) }
             for p in model.parameters {
-                try writer.append(try backend.read(p.m))
-                try writer.append(try backend.read(p.v))
+                let n = optimizerNames(p.name)
+                try writer.append(try finite(try backend.read(p.m), n.expAvg))
+                try writer.append(try finite(try backend.read(p.v), n.expAvgSq))
             }
             try writer.finish()
         } catch {
@@ -144,7 +155,11 @@ public enum Checkpoint {
 
     /// Opens and checks a checkpoint file (format, metadata, the config it was trained with).
     public static func open(_ path: String) throws -> CheckpointFile {
-        guard FileManager.default.fileExists(atPath: path) else { throw EngineError.usage("\(path): no such checkpoint") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw EngineError.usage("\(path): no such checkpoint") }
+        // The path is the caller's to fix (exit 2); what is inside the file is not (exit 1).
+        if isDirectory.boolValue { throw EngineError.usage("\(path): is a directory, not a checkpoint file (e.g. \(path)/last.safetensors)") }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw EngineError.usage("\(path): checkpoint is not readable (permissions)") }
         let file: SafeTensorsFile
         do {
             file = try SafeTensorsFile(path: path)
@@ -176,7 +191,8 @@ public struct CheckpointFile {
             throw EngineError.runtime("\(path): not an armmt-gpu checkpoint (metadata format is \(m["format"].map { "\"\($0)\"" } ?? "missing"))")
         }
         guard let v = m["format_version"].flatMap(Int.init), v <= Checkpoint.formatVersion else {
-            throw EngineError.runtime("\(path): checkpoint format_version \(m["format_version"] ?? "missing") is newer than this armmt-gpu reads (\(Checkpoint.formatVersion))")
+            // Not a fault of the file: this build is too old for it (exit 2, like any input it cannot take).
+            throw EngineError.usage("\(path): checkpoint format_version \(m["format_version"] ?? "missing") is newer than this armmt-gpu reads (\(Checkpoint.formatVersion)); upgrade armmt-gpu")
         }
         state = try TrainingState(metadata: m, path: path)
         guard let c = m["config"], let s = m["schema"], let f = m["schema_fingerprint"], let k = m["model_kind"] else {

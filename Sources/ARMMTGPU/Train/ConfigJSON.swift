@@ -48,10 +48,28 @@ public enum ConfigJSON {
         do {
             value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
-            throw EngineError.usage("\(what): not valid JSON (\(error.localizedDescription))")
+            throw EngineError.usage("\(what): not valid JSON: \(syntaxError(error, in: data))")
         }
         guard let object = value as? [String: Any] else { throw EngineError.usage("\(what): expected a JSON object") }
         return object
+    }
+
+    /// The parser's reason with the place as line:column ("Invalid value around character 8"
+    /// becomes "line 1, column 9: invalid value"); Foundation's own description says neither.
+    static func syntaxError(_ error: Error, in data: Data) -> String {
+        let debug = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? error.localizedDescription
+        let text = debug.hasSuffix(".") ? String(debug.dropLast()) : debug
+        guard let r = text.range(of: #"character (\d+)"#, options: .regularExpression),
+              let offset = Int(text[r].dropFirst("character ".count)) else {
+            return text.prefix(1).lowercased() + text.dropFirst()
+        }
+        var line = 1, column = 1
+        for (i, byte) in data.enumerated() {
+            if i >= offset { break }
+            if byte == 0x0A { line += 1; column = 1 } else { column += 1 }
+        }
+        let reason = text[..<r.lowerBound].replacingOccurrences(of: " around ", with: "").trimmingCharacters(in: .whitespaces)
+        return "line \(line), column \(column): \(reason.prefix(1).lowercased() + reason.dropFirst())"
     }
 
     /// Sorted-key bytes of a JSON value (stable for the same content).

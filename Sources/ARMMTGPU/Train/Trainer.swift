@@ -85,7 +85,12 @@ public final class Trainer {
         batchesPerEpoch = (trainSplit.count + t.batchSize - 1) / t.batchSize
         schedule = LearningRateSchedule(peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.epochs * batchesPerEpoch)
         let maxBatch = min(t.batchSize, max(trainSplit.count, validSplit?.count ?? 0))
-        self.model = try model ?? ModelFactory.make(modelSection: config.modelSection, schema: dataset.schema, backend: backend, maxBatch: maxBatch)
+        do {
+            self.model = try model ?? ModelFactory.make(modelSection: config.modelSection, schema: dataset.schema, backend: backend, maxBatch: maxBatch)
+        } catch let e as EngineError where e.kind == .runtime {
+            // Activations are sized for the largest batch: say which, so the fix is obvious.
+            throw EngineError.runtime("building the \(config.modelKind) model for batches of \(maxBatch) requests (train.batch_size \(t.batchSize)) on \(backend.name): \(e.message); try a smaller batch_size")
+        }
         optimizer = try AdamWOptimizer(parameters: self.model.parameters, backend: self.model.backend, config: t)
         metricsLog = MetricsLog(path: options.runDirectory + "/metrics.jsonl")
         state = TrainingState(seed: t.seed)
@@ -202,6 +207,14 @@ public final class Trainer {
                     lossSum = 0
                     lossCount = 0
                     perTargetSum = perTargetSum.map { _ in 0 }
+                }
+
+                if epochEnd {
+                    var line = MemoryUsage.sample(model.backend).jsonFields
+                    line["type"] = "memory"
+                    line["step"] = state.step
+                    line["epoch"] = state.epoch
+                    try metricsLog.append(line)
                 }
 
                 let evalDue = t.evalEvery.map { state.step % $0 == 0 || state.step == totalSteps } ?? epochEnd

@@ -16,8 +16,8 @@ public final class OpenCLBackend: Backend {
     private var kernels: [String: OpenCLKernel] = [:]
 
     public init(deviceIndex: Int, cache: KernelCache? = KernelCache(directory: KernelCache.defaultDirectory()),
-                tuning: DeviceTuning? = nil) throws {
-        context = try OpenCLContext(deviceIndex: deviceIndex)
+                tuning: DeviceTuning? = nil, inventory: OpenCLInventory = .shared) throws {
+        context = try OpenCLContext(deviceIndex: deviceIndex, inventory: inventory)
         self.tuning = tuning ?? DeviceTuning.forDevice(context.info)
         self.cache = cache
     }
