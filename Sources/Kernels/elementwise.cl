@@ -10,12 +10,6 @@
 #ifndef EW_WG
 #define EW_WG 256
 #endif
-#ifndef COLRED_COLS
-#define COLRED_COLS 32
-#endif
-#ifndef COLRED_ROWS
-#define COLRED_ROWS 8
-#endif
 
 #define EW_ACT_GELU 0
 #define EW_ACT_RELU 1
@@ -47,20 +41,6 @@ void elementwise_bias_act_forward(const int n, const int cols, const int act, co
     y[i] = ew_activation(act, u);
 }
 
-// Tree sum over the COLRED_ROWS work-items sharing a column; result valid at ty == 0.
-inline REAL ew_colred_sum(__local REAL* s, const int tx, const int ty, const REAL v)
-{
-    s[ty * COLRED_COLS + tx] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int off = COLRED_ROWS >> 1; off > 0; off >>= 1) {
-        if (ty < off) s[ty * COLRED_COLS + tx] += s[(ty + off) * COLRED_COLS + tx];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const REAL r = s[tx];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
 // dx = dy * act'(x + bias) for the rows of block b; partial[b, col] = Σ of those dx (when
 // writePartial). dx may be dy: each element is read and then written by the same work-item.
 __kernel __attribute__((reqd_work_group_size(COLRED_COLS, COLRED_ROWS, 1)))
@@ -87,7 +67,7 @@ void elementwise_bias_act_backward(const int rows, const int cols, const int row
         }
     }
     if (!writePartial) return;  // uniform across the group, so no barrier is skipped by some items only
-    const REAL total = ew_colred_sum(s, tx, ty, acc);
+    const REAL total = colred_sum(s, tx, ty, acc);
     if (ty == 0 && j < cols) partial[b * cols + j] = total;
 }
 
@@ -101,7 +81,7 @@ void elementwise_sum_partials(const int blocks, const int cols, __global const R
     const int j = get_group_id(0) * COLRED_COLS + tx;
     REAL acc = 0;
     if (j < cols) for (int b = ty; b < blocks; b += COLRED_ROWS) acc += partial[b * cols + j];
-    const REAL total = ew_colred_sum(s, tx, ty, acc);
+    const REAL total = colred_sum(s, tx, ty, acc);
     if (ty == 0 && j < cols) out[j] = total;
 }
 

@@ -13,12 +13,6 @@
 #ifndef LN_WG
 #define LN_WG 128
 #endif
-#ifndef COLRED_COLS
-#define COLRED_COLS 32
-#endif
-#ifndef COLRED_ROWS
-#define COLRED_ROWS 8
-#endif
 
 // Sum of v over the tpr-wide segment holding work-item lid; every work-item of the group
 // must call it (it has barriers) and gets its segment's sum.
@@ -94,20 +88,6 @@ void layernorm_backward_dx(const int rows, const int d, const int tpr,
     }
 }
 
-// Tree sum over the COLRED_ROWS work-items sharing a column; result valid at ty == 0.
-inline REAL ln_colred_sum(__local REAL* s, const int tx, const int ty, const REAL v)
-{
-    s[ty * COLRED_COLS + tx] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int off = COLRED_ROWS >> 1; off > 0; off >>= 1) {
-        if (ty < off) s[ty * COLRED_COLS + tx] += s[(ty + off) * COLRED_COLS + tx];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const REAL r = s[tx];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
 // partialGamma[b, j] = Σ_{i in block b} dy[i, j]·x̂[i, j];  partialBeta[b, j] = Σ dy[i, j].
 // Block b covers rows [b·rowsPerBlock, min(rows, (b+1)·rowsPerBlock)).
 __kernel __attribute__((reqd_work_group_size(COLRED_COLS, COLRED_ROWS, 1)))
@@ -130,8 +110,8 @@ void layernorm_backward_params_partial(const int rows, const int d, const int ro
             ab += g;
         }
     }
-    const REAL sg = ln_colred_sum(s, tx, ty, ag);
-    const REAL sb = ln_colred_sum(s, tx, ty, ab);
+    const REAL sg = colred_sum(s, tx, ty, ag);
+    const REAL sb = colred_sum(s, tx, ty, ab);
     if (ty == 0 && j < d) {
         partialGamma[b * d + j] = sg;
         partialBeta[b * d + j] = sb;
@@ -148,6 +128,6 @@ void layernorm_sum_partials(const int blocks, const int cols, __global const REA
     const int j = get_group_id(0) * COLRED_COLS + tx;
     REAL acc = 0;
     if (j < cols) for (int b = ty; b < blocks; b += COLRED_ROWS) acc += partial[b * cols + j];
-    const REAL total = ln_colred_sum(s, tx, ty, acc);
+    const REAL total = colred_sum(s, tx, ty, acc);
     if (ty == 0 && j < cols) out[j] = total;
 }

@@ -1,22 +1,5 @@
 import Foundation
 
-/// A float type with the `exp`/`log` the attention reference needs, so the same generic code
-/// runs in `Float` (the CPU backend) and `Double` (the reference for checks).
-public protocol AttentionScalar: BinaryFloatingPoint {
-    static func attentionExp(_ x: Self) -> Self
-    static func attentionLog(_ x: Self) -> Self
-}
-
-extension Float: AttentionScalar {
-    @inline(__always) public static func attentionExp(_ x: Float) -> Float { Foundation.exp(x) }
-    @inline(__always) public static func attentionLog(_ x: Float) -> Float { Foundation.log(x) }
-}
-
-extension Double: AttentionScalar {
-    @inline(__always) public static func attentionExp(_ x: Double) -> Double { Foundation.exp(x) }
-    @inline(__always) public static func attentionLog(_ x: Double) -> Double { Foundation.log(x) }
-}
-
 /// CPU reference of fused multi-head attention (math and shapes: `AttentionOps`).
 ///
 /// Work is split over (b, h) pairs; each pair is computed by one task with a small scratch
@@ -44,7 +27,7 @@ public enum AttentionReference {
     }
 
     /// Per-task scratch, allocated once per task rather than per row.
-    final class Scratch<T: AttentionScalar> {
+    final class Scratch<T: ReferenceScalar> {
         let keysT: UnsafeMutablePointer<T>    // [dh, nValid] scaled keys of the valid positions
         let valuesT: UnsafeMutablePointer<T>  // [dh, nValid]
         let row: UnsafeMutablePointer<T>      // [Lk] scores / probabilities of one query
@@ -100,7 +83,7 @@ public enum AttentionReference {
 
     /// Runs `body(b, h, scratch)` for every (b, h), in parallel when `parallel` and the work is
     /// worth it; each task gets its own scratch.
-    static func forEachHead<T: AttentionScalar>(_ p: AttentionParameters, parallel: Bool,
+    static func forEachHead<T: ReferenceScalar>(_ p: AttentionParameters, parallel: Bool,
                                                 _ body: (Int, Int, Scratch<T>) -> Void) {
         let pairs = p.batch * p.heads
         let work = Double(pairs) * Double(p.queryLength) * Double(p.keyLength) * Double(p.headDim)
@@ -120,7 +103,7 @@ public enum AttentionReference {
 
     /// Forward: `out` and `logSumExp` (see `AttentionOps.attentionForward`). Shapes are not
     /// checked here; callers validate with `AttentionParameters.validateForward`.
-    public static func forward<T: AttentionScalar>(_ p: AttentionParameters, q: UnsafePointer<T>, k: UnsafePointer<T>,
+    public static func forward<T: ReferenceScalar>(_ p: AttentionParameters, q: UnsafePointer<T>, k: UnsafePointer<T>,
                                                    v: UnsafePointer<T>, keyMask: UnsafePointer<T>?,
                                                    out: UnsafeMutablePointer<T>, logSumExp: UnsafeMutablePointer<T>,
                                                    parallel: Bool = false) {
@@ -143,7 +126,7 @@ public enum AttentionReference {
                 for jj in 1..<n where s.row[jj] > m { m = s.row[jj] }
                 var sum: T = 0
                 for jj in 0..<n {
-                    let e = T.attentionExp(s.row[jj] - m)
+                    let e = T.exp(s.row[jj] - m)
                     s.row[jj] = e
                     sum += e
                 }
@@ -155,13 +138,13 @@ public enum AttentionReference {
                 }
                 let inv = 1 / sum
                 for c in 0..<dh { o[c] *= inv }
-                lse[i] = m + T.attentionLog(sum)
+                lse[i] = m + T.log(sum)
             }
         }
     }
 
     /// Backward: writes `dQ`, `dK`, `dV` (see `AttentionOps.attentionBackward`).
-    public static func backward<T: AttentionScalar>(_ p: AttentionParameters, q: UnsafePointer<T>, k: UnsafePointer<T>,
+    public static func backward<T: ReferenceScalar>(_ p: AttentionParameters, q: UnsafePointer<T>, k: UnsafePointer<T>,
                                                     v: UnsafePointer<T>, keyMask: UnsafePointer<T>?,
                                                     out: UnsafePointer<T>, logSumExp: UnsafePointer<T>,
                                                     dOut: UnsafePointer<T>, dQ: UnsafeMutablePointer<T>,
@@ -190,7 +173,7 @@ public enum AttentionReference {
                 s.rowTimes(doi, s.valuesT, n: n, dh: dh, into: s.row2)
                 let l = lse[i]
                 for jj in 0..<n {
-                    let pj = T.attentionExp(s.row[jj] - l)
+                    let pj = T.exp(s.row[jj] - l)
                     let ds = pj * (s.row2[jj] - d)
                     let j = s.valid[jj]
                     let kj = k + ka.at(b, j, h)

@@ -23,7 +23,7 @@ public enum CAFUReference {
         return u
     }
 
-    public static func forward<T: BLASScalar & TranscendentalScalar>(
+    public static func forward<T: BLASScalar & ReferenceScalar>(
         _ p: CAFUParameters, x: UnsafePointer<T>, mask: UnsafePointer<T>, context: UnsafePointer<T>,
         w1: UnsafePointer<T>, b1: UnsafePointer<T>, w2: UnsafePointer<T>, b2: UnsafePointer<T>,
         r: UnsafeMutablePointer<T>, alpha: UnsafeMutablePointer<T>, hiddenPre: UnsafeMutablePointer<T>) {
@@ -49,7 +49,7 @@ public enum CAFUReference {
                 for mm in 0..<m where mask[i * m + mm] != 0 { top = max(top, logits[i * g + mm * dg + c] + b2[mm * dg + c]) }
                 var sum: T = 0
                 for mm in 0..<m {
-                    let e: T = mask[i * m + mm] != 0 ? T.referenceExp(logits[i * g + mm * dg + c] + b2[mm * dg + c] - top) : 0
+                    let e: T = mask[i * m + mm] != 0 ? T.exp(logits[i * g + mm * dg + c] + b2[mm * dg + c] - top) : 0
                     alpha[(i * m + mm) * dg + c] = e
                     sum += e
                 }
@@ -66,7 +66,7 @@ public enum CAFUReference {
         }
     }
 
-    public static func backward<T: BLASScalar & TranscendentalScalar>(
+    public static func backward<T: BLASScalar & ReferenceScalar>(
         _ p: CAFUParameters, dr: UnsafePointer<T>, dAlpha: UnsafePointer<T>?, x: UnsafePointer<T>, mask: UnsafePointer<T>,
         context: UnsafePointer<T>, w1: UnsafePointer<T>, w2: UnsafePointer<T>, alpha: UnsafePointer<T>,
         hiddenPre: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, dContext: UnsafeMutablePointer<T>,

@@ -1,23 +1,23 @@
 /// CPU reference for the elementwise family, generic over the scalar (`Float` for the CPU
 /// backend, `Double` for gradient checks and the self-test). Semantics: `ElementwiseOps`.
 public enum ElementwiseReference {
-    @inline(__always) static func activation<T: TranscendentalScalar>(_ a: BiasActivation, _ u: T) -> T {
+    @inline(__always) static func activation<T: ReferenceScalar>(_ a: BiasActivation, _ u: T) -> T {
         switch a {
         case .relu: return u > 0 ? u : 0
-        case .gelu: return T(0.5) * u * (1 + T.referenceErf(u * T(0.70710678118654752440)))
+        case .gelu: return T(0.5) * u * (1 + T.erf(u * T(0.70710678118654752440)))
         }
     }
 
-    @inline(__always) static func derivative<T: TranscendentalScalar>(_ a: BiasActivation, _ u: T) -> T {
+    @inline(__always) static func derivative<T: ReferenceScalar>(_ a: BiasActivation, _ u: T) -> T {
         switch a {
         case .relu: return u > 0 ? 1 : 0
         case .gelu:
-            let cdf = T(0.5) * (1 + T.referenceErf(u * T(0.70710678118654752440)))
-            return cdf + u * T(0.39894228040143267794) * T.referenceExp(T(-0.5) * u * u)
+            let cdf = T(0.5) * (1 + T.erf(u * T(0.70710678118654752440)))
+            return cdf + u * T(0.39894228040143267794) * T.exp(T(-0.5) * u * u)
         }
     }
 
-    public static func biasActivationForward<T: TranscendentalScalar>(_ p: BiasActivationParameters, x: UnsafePointer<T>,
+    public static func biasActivationForward<T: ReferenceScalar>(_ p: BiasActivationParameters, x: UnsafePointer<T>,
                                                                       bias: UnsafePointer<T>?, y: UnsafeMutablePointer<T>) {
         for i in 0..<p.rows {
             let xr = x + i * p.cols, yr = y + i * p.cols
@@ -29,7 +29,7 @@ public enum ElementwiseReference {
         }
     }
 
-    public static func biasActivationBackward<T: TranscendentalScalar>(_ p: BiasActivationParameters, dy: UnsafePointer<T>,
+    public static func biasActivationBackward<T: ReferenceScalar>(_ p: BiasActivationParameters, dy: UnsafePointer<T>,
                                                                        x: UnsafePointer<T>, bias: UnsafePointer<T>?,
                                                                        dx: UnsafeMutablePointer<T>, dBias: UnsafeMutablePointer<T>?) {
         dBias?.update(repeating: 0, count: p.cols)

@@ -1,42 +1,21 @@
 import Foundation
 
 /// The elementary functions the loss and optimizer references need, for `Float` and `Double`.
-public protocol LossScalar: BinaryFloatingPoint {
-    static func exp(_ x: Self) -> Self
-    static func exp2(_ x: Self) -> Self
-    static func log(_ x: Self) -> Self
-    static func log1p(_ x: Self) -> Self
-}
-
-extension Float: LossScalar {
-    public static func exp(_ x: Float) -> Float { Foundation.expf(x) }
-    public static func exp2(_ x: Float) -> Float { Foundation.exp2f(x) }
-    public static func log(_ x: Float) -> Float { Foundation.logf(x) }
-    public static func log1p(_ x: Float) -> Float { Foundation.log1pf(x) }
-}
-
-extension Double: LossScalar {
-    public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
-    public static func exp2(_ x: Double) -> Double { Foundation.exp2(x) }
-    public static func log(_ x: Double) -> Double { Foundation.log(x) }
-    public static func log1p(_ x: Double) -> Double { Foundation.log1p(x) }
-}
-
 /// CPU reference for `LossOps`, generic over the scalar (`Float`: the CPU backend; `Double`:
 /// gradient checks and the self-test reference). Semantics and shapes: `LossOps`; callers
 /// validate sizes first. Sums run in row order, so results are deterministic.
 public enum LossReference {
     /// `σ(x)` without overflow for large `|x|`.
-    @inline(__always) static func sigmoid<T: LossScalar>(_ x: T) -> T {
+    @inline(__always) static func sigmoid<T: ReferenceScalar>(_ x: T) -> T {
         if x >= 0 { return 1 / (1 + T.exp(-x)) }
         let e = T.exp(x)
         return e / (1 + e)
     }
 
     /// The gain `2^rel − 1` of a graded label; non-positive labels give 0.
-    @inline(__always) static func gain<T: LossScalar>(_ rel: T) -> T { rel > 0 ? T.exp2(rel) - 1 : 0 }
+    @inline(__always) static func gain<T: ReferenceScalar>(_ rel: T) -> T { rel > 0 ? T.exp2(rel) - 1 : 0 }
 
-    public static func bce<T: LossScalar>(logits: UnsafePointer<T>, labels: UnsafePointer<T>, labelWidth: Int,
+    public static func bce<T: ReferenceScalar>(logits: UnsafePointer<T>, labels: UnsafePointer<T>, labelWidth: Int,
                                           labelColumn: Int, rowMask: UnsafePointer<T>, weights: UnsafePointer<T>,
                                           rows: Int, targets: Int,
                                           losses: UnsafeMutablePointer<T>, dLogits: UnsafeMutablePointer<T>) {
@@ -59,7 +38,7 @@ public enum LossReference {
         }
     }
 
-    public static func listwise<T: LossScalar>(logits: UnsafePointer<T>, labels: UnsafePointer<T>, labelWidth: Int,
+    public static func listwise<T: ReferenceScalar>(logits: UnsafePointer<T>, labels: UnsafePointer<T>, labelWidth: Int,
                                                labelColumn: Int, mask: UnsafePointer<T>, weights: UnsafePointer<T>,
                                                lists: Int, length: Int, targets: Int,
                                                losses: UnsafeMutablePointer<T>, skipped: UnsafeMutablePointer<Int32>,
