@@ -67,12 +67,15 @@ public final class ItemTable: @unchecked Sendable {
     @inline(__always)
     private func gatherRows(_ view: TensorView?, width: Int, _ items: UnsafeBufferPointer<Int32>, into out: UnsafeMutablePointer<Float>) {
         guard width > 0 else { return }
-        for (r, item) in items.enumerated() {
-            let dst = out + r * width
-            if item < 0 || view == nil {
-                dst.initialize(repeating: 0, count: width)
-            } else {
-                view!.copyFloats(from: Int(item) * width, count: width, into: dst)
+        // Rows are independent copies, so splitting them over cores cannot change a bit.
+        CPUParallel.forEachRange(items.count, workPerItem: width) { rows in
+            for r in rows {
+                let dst = out + r * width, item = items[r]
+                if item < 0 || view == nil {
+                    dst.initialize(repeating: 0, count: width)
+                } else {
+                    view!.copyFloats(from: Int(item) * width, count: width, into: dst)
+                }
             }
         }
     }

@@ -248,7 +248,22 @@ public struct TensorView: @unchecked Sendable {
             memcpy(out, base! + start * 4, n * 4)
         case .F16:
             let p = base! + start * 2
-            for j in 0..<n { out[j] = halfToFloat(p.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self)) }
+            var j = 0
+            #if arch(x86_64) || arch(arm64)
+            // Eight at a time through the hardware conversion (F16C on x86-64), which widens
+            // exactly like `halfToFloat` (every binary16 value is a float32 value); a
+            // batch's item vectors are millions of elements per step.
+            while j + 8 <= n {
+                let h = p.loadUnaligned(fromByteOffset: j * 2, as: SIMD8<UInt16>.self)
+                let f = SIMD8<Float>(unsafeBitCast(h, to: SIMD8<Float16>.self))
+                UnsafeMutableRawPointer(out + j).storeBytes(of: f, as: SIMD8<Float>.self)
+                j += 8
+            }
+            #endif
+            while j < n {
+                out[j] = halfToFloat(p.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self))
+                j += 1
+            }
         default:
             for j in 0..<n { out[j] = float(start + j) }
         }

@@ -1,9 +1,11 @@
+import COpenBLAS
+
 /// The CPU backend: OpenBLAS for GEMM, Swift loops elsewhere. It is the reference that every
 /// OpenCL kernel is checked against, and the fallback on machines without a GPU.
 public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public let blas = BLASInfo.current()
-    public var name: String { "cpu (OpenBLAS \(blas.core), \(blas.threads) threads)" }
+    public var name: String { "cpu (OpenBLAS \(blas.core), \(CPUParallel.cores) threads)" }
     /// Whether the Swift fast paths split work over cores (`CPUParallel`). Results are the same
     /// bits either way; `false` exists so tests can prove it.
     public let parallel: Bool
@@ -12,7 +14,11 @@ public final class CPUBackend: Backend {
 
     public init(parallel: Bool = true) {
         self.parallel = parallel
+        _ = CPUBackend.singleThreadedBLAS
     }
+
+    /// OpenBLAS runs one thread per call; `SplitGemm` spreads large GEMMs over the cores.
+    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     public func makeTensor(_ shape: [Int], dtype: DType) throws -> Tensor {
         let count = shape.reduce(1, *)
