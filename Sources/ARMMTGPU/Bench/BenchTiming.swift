@@ -18,6 +18,18 @@ public struct BenchTiming: Sendable {
 
     /// Median seconds per launch of `body`.
     public func measure(_ backend: Backend, _ body: () throws -> Void) throws -> Double {
+        let samples = try sampleSeconds(backend, body)
+        return samples[samples.count / 2]
+    }
+
+    /// Fastest sample's seconds per launch: what the device peak probes report, since a peak is
+    /// the best the device does, and slower samples only add interference from elsewhere.
+    public func fastest(_ backend: Backend, _ body: () throws -> Void) throws -> Double {
+        try sampleSeconds(backend, body)[0]
+    }
+
+    /// Sorted per-launch seconds of `repeats` samples after warm-up.
+    func sampleSeconds(_ backend: Backend, _ body: () throws -> Void) throws -> [Double] {
         for _ in 0..<warmup { try body() }
         try backend.synchronize()
         // One timed launch sizes the samples.
@@ -33,7 +45,6 @@ public struct BenchTiming: Sendable {
             try backend.synchronize()
             samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(launches))
         }
-        samples.sort()
-        return samples[samples.count / 2]
+        return samples.sorted()
     }
 }
