@@ -31,3 +31,20 @@ inline REAL colred_sum(__local REAL* s, const int tx, const int ty, const REAL v
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+// Sum of v over a 1-D work-group of WG work-items (a power of two) in a fixed tree, so every run
+// adds in the same order; every work-item gets the total. Call from all work-items (barriers).
+#define DEFINE_GROUP_SUM(NAME, T, WG)                                       \
+inline T NAME(__local T* s, const T v)                                      \
+{                                                                           \
+    const int lid = get_local_id(0);                                        \
+    s[lid] = v;                                                             \
+    barrier(CLK_LOCAL_MEM_FENCE);                                           \
+    for (int h = (WG) / 2; h > 0; h >>= 1) {                                \
+        if (lid < h) s[lid] += s[lid + h];                                  \
+        barrier(CLK_LOCAL_MEM_FENCE);                                       \
+    }                                                                       \
+    const T total = s[0];                                                   \
+    barrier(CLK_LOCAL_MEM_FENCE);                                           \
+    return total;                                                           \
+}

@@ -11,34 +11,8 @@
 #define LOSS_WG 256
 #endif
 
-// Sums v over the work-group (LOSS_WG a power of two); every work-item gets the total.
-inline REAL loss_sum(__local REAL* s, const REAL v)
-{
-    const int lid = get_local_id(0);
-    s[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = LOSS_WG / 2; h > 0; h >>= 1) {
-        if (lid < h) s[lid] += s[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const REAL total = s[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
-
-inline int loss_count(__local int* s, const int v)
-{
-    const int lid = get_local_id(0);
-    s[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = LOSS_WG / 2; h > 0; h >>= 1) {
-        if (lid < h) s[lid] += s[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const int total = s[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
+DEFINE_GROUP_SUM(loss_sum, REAL, LOSS_WG)
+DEFINE_GROUP_SUM(loss_count, int, LOSS_WG)
 
 inline REAL loss_sigmoid(const REAL x)
 {

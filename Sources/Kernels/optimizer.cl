@@ -5,18 +5,7 @@
 #define OPT_WG 256
 #endif
 
-// Sums v over the work-group (OPT_WG a power of two) in a fixed tree.
-inline REAL opt_sum(__local REAL* s, const REAL v)
-{
-    const int lid = get_local_id(0);
-    s[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = OPT_WG / 2; h > 0; h >>= 1) {
-        if (lid < h) s[lid] += s[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    return s[0];
-}
+DEFINE_GROUP_SUM(opt_sum, REAL, OPT_WG)
 
 // Stage 1, once per tensor: group g of G writes partials[slot + g] = the sum of x[i]^2 over
 // i = g*OPT_WG + lid + k*G*OPT_WG. The grid depends only on n, so the order is fixed.
