@@ -41,7 +41,8 @@ readable() {  # a checkpoint that opens and loads into the model
 checkpoint_step() {  # the "step" metadata of a checkpoint, from its JSON header
   local n
   n=$(od -An -t u8 -N 8 "$1" | tr -d ' ')
-  tail -c +9 "$1" | head -c "$n" | grep -o '"step":"[0-9]*"' | grep -o '[0-9]*'
+  # head stops reading once it has the header; tail may then die of SIGPIPE, which is expected.
+  { tail -c +9 "$1" || true; } | head -c "$n" | grep -o '"step":"[0-9]*"' | grep -o '[0-9]*'
 }
 
 run=$work/run

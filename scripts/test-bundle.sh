@@ -15,15 +15,18 @@ bin="$dir/$root/bin/armmt-gpu"
 
 # The bundled libraries, not the system ones, must be what the binary loads.
 env -u LD_LIBRARY_PATH ldd "$bin" | tee ldd.txt
+# (grep on files, not pipes: with pipefail, a `grep -q` that stops reading early can fail the pipe.)
 for lib in libOpenCL libopenblas libgfortran; do
-  grep "$lib" ldd.txt | grep -q "$dir/$root" || { echo "FAIL: $lib not loaded from the bundle" >&2; exit 1; }
+  grep "$lib" ldd.txt > lib.txt || true
+  grep -q "$dir/$root" lib.txt || { echo "FAIL: $lib not loaded from the bundle" >&2; exit 1; }
 done
 grep -q "libswiftCore" ldd.txt && { echo "FAIL: Swift runtime not linked statically" >&2; exit 1; }
 
 export ARMMT_KERNEL_CACHE="$dir/kernel-cache"
 "$bin" info
 "$bin" selftest --device cpu --quick
-if "$bin" info --json | grep -q '"index"'; then
+"$bin" info --json > info.json
+if grep -q '"index"' info.json; then
   "$bin" selftest --device opencl --quick
 fi
 
