@@ -43,6 +43,7 @@ let package = Package(
                 .embedInCode("common.cl"),
                 .embedInCode("gemm.cl"),
                 .embedInCode("copy.cl"),
+                .embedInCode("colred.cl"),
                 .embedInCode("probe.cl"),
                 .embedInCode("embedding.cl"),
                 .embedInCode("loss.cl"),

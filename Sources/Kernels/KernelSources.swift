@@ -11,6 +11,7 @@ public enum KernelSources {
 
     public static let gemm = text(PackageResources.gemm_cl)
     public static let copy = text(PackageResources.copy_cl)
+    public static let colred = text(PackageResources.colred_cl)
     public static let embedding = text(PackageResources.embedding_cl)
     public static let loss = text(PackageResources.loss_cl)
     public static let optimizer = text(PackageResources.optimizer_cl)
@@ -24,6 +25,7 @@ public enum KernelSources {
         [
             ("gemm", gemm),
             ("copy", copy),
+            ("colred", colred),
             ("embedding", embedding),
             ("loss", loss),
             ("optimizer", optimizer),

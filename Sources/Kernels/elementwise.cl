@@ -4,7 +4,7 @@
 //
 // The bias-activation backward is one fused kernel: a [COLRED_COLS x COLRED_ROWS] work-group
 // owns COLRED_COLS columns of one block of rows, writes dx for them and one partial column sum
-// of dx (the bias gradient) per block; elementwise_sum_partials then adds the partials in block
+// of dx (the bias gradient) per block; colred_sum_partials (colred.cl) then adds the partials in block
 // order. Fixed partition and order: deterministic.
 
 #ifndef EW_WG
@@ -69,20 +69,6 @@ void elementwise_bias_act_backward(const int rows, const int cols, const int row
     if (!writePartial) return;  // uniform across the group, so no barrier is skipped by some items only
     const REAL total = colred_sum(s, tx, ty, acc);
     if (ty == 0 && j < cols) partial[b * cols + j] = total;
-}
-
-// out[j] = Σ_b partial[b, j] for b in 0..<blocks, in a fixed order.
-__kernel __attribute__((reqd_work_group_size(COLRED_COLS, COLRED_ROWS, 1)))
-void elementwise_sum_partials(const int blocks, const int cols, __global const REAL* restrict partial,
-                              __global REAL* restrict out)
-{
-    __local REAL s[COLRED_ROWS * COLRED_COLS];
-    const int tx = get_local_id(0), ty = get_local_id(1);
-    const int j = get_group_id(0) * COLRED_COLS + tx;
-    REAL acc = 0;
-    if (j < cols) for (int b = ty; b < blocks; b += COLRED_ROWS) acc += partial[b * cols + j];
-    const REAL total = colred_sum(s, tx, ty, acc);
-    if (ty == 0 && j < cols) out[j] = total;
 }
 
 // out = a + b (out may alias a or b).

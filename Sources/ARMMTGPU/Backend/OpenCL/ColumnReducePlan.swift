@@ -1,3 +1,5 @@
+import Kernels
+
 /// How a deterministic sum over rows of a `[rows, cols]` array is split on an OpenCL device:
 /// `blocks` row blocks of `rowsPerBlock` rows each become one partial per column, then a second
 /// kernel adds the partials in block order. The split depends only on sizes and tuning, never
@@ -21,4 +23,11 @@ struct ColumnReducePlan {
     }
 
     static func local(_ tuning: DeviceTuning) -> [Int] { [tuning.columnReduceCols, tuning.columnReduceRows, 1] }
+
+    /// The second pass: `out[j] = Σ_b partial[b, j]` over this plan's blocks, in block order.
+    func sumPartials(_ partial: OpenCLBuffer, into out: OpenCLBuffer, cols: Int, on backend: OpenCLBackend) throws {
+        let k = try backend.kernel("colred_sum_partials", family: "colred", source: KernelSources.colred)
+        try k.launch([.int(Int32(blocks)), .int(Int32(cols)), .buffer(partial), .buffer(out)],
+                     global: [cols, backend.tuning.columnReduceRows, 1], local: Self.local(backend.tuning))
+    }
 }

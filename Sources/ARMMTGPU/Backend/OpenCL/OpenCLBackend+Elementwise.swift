@@ -37,9 +37,7 @@ extension OpenCLBackend: ElementwiseOps {
              .buffer(bdy), .buffer(bx), .buffer(bb ?? bx), .buffer(bdx), .buffer(partial ?? bdx)],
             global: plan.global(cols: p.cols, tuning: tuning), local: local)
         if let partial, let bdb {
-            try elementwiseKernel("elementwise_sum_partials").launch(
-                [.int(Int32(plan.blocks)), .int(Int32(p.cols)), .buffer(partial), .buffer(bdb)],
-                global: [p.cols, tuning.columnReduceRows, 1], local: local)
+            try plan.sumPartials(partial, into: bdb, cols: p.cols, on: self)
         }
     }
 

@@ -47,11 +47,8 @@ extension OpenCLBackend: LayerNormOps {
         try kp.launch([.int(Int32(p.rows)), .int(Int32(d)), .int(Int32(plan.rowsPerBlock)),
                        .buffer(bdy), .buffer(bx), .buffer(bm), .buffer(br), .buffer(partialG), .buffer(partialB)],
                       global: plan.global(cols: d, tuning: tuning), local: local)
-        let ks = try kernel("layernorm_sum_partials", family: "layernorm", source: KernelSources.layernorm)
-        for (partial, out) in [(partialG, bdg), (partialB, bdb)] {
-            try ks.launch([.int(Int32(plan.blocks)), .int(Int32(d)), .buffer(partial), .buffer(out)],
-                          global: [d, tuning.columnReduceRows, 1], local: local)
-        }
+        try plan.sumPartials(partialG, into: bdg, cols: d, on: self)
+        try plan.sumPartials(partialB, into: bdb, cols: d, on: self)
 
         let tpr = layerNormThreadsPerRow(d)
         let wg = tuning.layerNormGroupSize
