@@ -14,11 +14,14 @@ enum CLIRunner {
         throw XCTSkip("the armmt-gpu binary is not built next to the tests")
     }
 
-    static func run(_ arguments: [String], cwd: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    /// Runs the binary with `environment` added to this process's environment.
+    static func run(_ arguments: [String], cwd: String? = nil,
+                    environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try binary())
         p.arguments = arguments
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -5,31 +5,8 @@ import XCTest
 /// `armmt-gpu train / eval / predict` end to end through the built binary, and the default
 /// synthetic data cache.
 final class TrainCLITests: XCTestCase {
-    /// The `armmt-gpu` binary beside the test bundle (swift test builds it), or a skip.
-    private func binary() throws -> String {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("armmt-gpu").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        throw XCTSkip("the armmt-gpu binary is not built next to the tests")
-    }
-
     private func cli(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
-        p.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try CLIRunner.run(arguments, environment: environment)
     }
 
     func testTrainEvalPredictAndErrors() throws {
