@@ -7,8 +7,8 @@ import Foundation
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Check, generate (synth) and import (LETOR) data sets.",
-        subcommands: [DataCheckCommand.self, DataSynthCommand.self, DataImportLETORCommand.self])
+        abstract: "Check, generate (synth), probe the synthetic oracle, and import (LETOR) data sets.",
+        subcommands: [DataCheckCommand.self, DataSynthCommand.self, DataOracleProbeCommand.self, DataImportLETORCommand.self])
 }
 
 struct DataCheckCommand: ParsableCommand {
@@ -28,12 +28,8 @@ struct DataCheckCommand: ParsableCommand {
     }
 }
 
-struct DataSynthCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "synth",
-        abstract: "Write a synthetic e-commerce search log whose optimum is known (true probabilities stored).")
-
-    @Option(name: .long, help: "Output directory.") var out: String
+/// The flags that define a synthetic world and its splits, shared by `synth` and `oracle-probe`.
+struct SynthOptions: ParsableArguments {
     @Option(name: .long, help: "Training requests.") var requests = 20_000
     @Option(name: .long, help: "Validation requests (default: requests / 4).") var validRequests: Int?
     @Option(name: .long, help: "Test requests (default: requests / 4).") var testRequests: Int?
@@ -46,11 +42,8 @@ struct DataSynthCommand: ParsableCommand {
     @Option(name: .long, help: "Image vector width D_v.") var imageDim = 512
     @Option(name: .long, help: "Query vector width D_q.") var queryDim = 384
     @Option(name: .long, help: "Random seed (same seed, same bytes).") var seed: UInt64 = 1
-    @Option(name: .long, help: "Requests per shard file.") var shardRequests = 50_000
-    @Flag(name: .long, help: "Store item and query vectors as float32 instead of float16.") var float32 = false
-    @Flag(name: .long, help: "Print the summary as JSON.") var json = false
 
-    func run() throws {
+    var config: SynthConfig {
         var c = SynthConfig()
         c.trainRequests = requests
         c.validRequests = validRequests
@@ -64,11 +57,56 @@ struct DataSynthCommand: ParsableCommand {
         c.imageDim = imageDim
         c.queryDim = queryDim
         c.seed = seed
+        return c
+    }
+}
+
+struct DataSynthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Write a synthetic e-commerce search log whose optimum is known (true probabilities stored).")
+
+    @Option(name: .long, help: "Output directory.") var out: String
+    @OptionGroup var world: SynthOptions
+    @Option(name: .long, help: "Requests per shard file.") var shardRequests = 50_000
+    @Flag(name: .long, help: "Store item and query vectors as float32 instead of float16.") var float32 = false
+    @Flag(name: .long, help: "Print the summary as JSON.") var json = false
+
+    func run() throws {
+        var c = world.config
         c.shardRequests = shardRequests
         c.float16 = !float32
         try SynthGenerator.generate(c, into: out)
         let summary = try DatasetSummary(Dataset(directory: out))
         print(json ? try summary.json() : summary.text())
+    }
+}
+
+struct DataOracleProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oracle-probe",
+        abstract: "Purchase AUC on the synthetic test split of the oracle, of the oracle without each logit term, and of an oracle limited to what a model observes.",
+        discussion: "Takes the flags of `data synth` and regenerates the same world and requests in memory; writes nothing. See docs/DATA.md.")
+
+    @OptionGroup var world: SynthOptions
+    @Option(name: .long, help: "Also write every test candidate's logit terms to this CSV (to join with `predict`).") var termsOut: String?
+    @Flag(name: .long, help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let (rows, taste) = try SynthOracleProbe.run(world.config, termsCSV: termsOut)
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            struct Out: Encodable { var taste: SynthOracleProbe.TasteEstimate; var rows: [SynthOracleProbe.Row] }
+            print(String(decoding: try e.encode(Out(taste: taste, rows: rows)), as: UTF8.self))
+            return
+        }
+        let oracle = rows[0].auc
+        for r in rows {
+            let delta = r.name == rows[0].name ? "" : String(format: "  (%+.4f)", r.auc - oracle)
+            print(r.name.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: " AUC %.4f", r.auc) + delta)
+        }
+        print(String(format: "taste estimate (fitted on valid): kappa·<s, S> / (n0 + |S|), kappa = %.2f, n0 = %.1f", taste.kappa, taste.n0))
     }
 }
 

@@ -57,6 +57,41 @@ final class DataSynthTests: XCTestCase {
         XCTAssertEqual(y.requestIDs, (0..<400).map(Int64.init))
     }
 
+    /// The oracle probe draws the requests again in memory: its terms must rebuild exactly the
+    /// written test split (same candidates in the same order, σ(η) = the stored oracle, same
+    /// labels), and its oracle row must equal the AUC of the stored probabilities.
+    func testOracleProbeRegeneratesTheWrittenTestSplit() throws {
+        let dir = try DataTestSupport.temporaryDirectory("synthProbe")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = smallConfig()
+        try SynthGenerator.generate(c, into: dir)
+        let (rows, taste) = try SynthOracleProbe.run(c, termsCSV: dir + "/terms.csv")
+        XCTAssertTrue(SynthOracleProbe.kappas.contains(taste.kappa) && SynthOracleProbe.n0s.contains(taste.n0))
+        XCTAssertEqual(rows.count, 10)
+
+        let split = try Dataset(directory: dir).split("test")
+        let b = try split.batch(Array(0..<split.count))
+        let oracle = try XCTUnwrap(b.oracle), ids = try XCTUnwrap(b.requestIDs)
+        let lines = try String(contentsOfFile: dir + "/terms.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        var scores: [Double] = [], labels: [Double] = []
+        var line = lines.startIndex
+        for r in 0..<b.size {
+            for p in 0..<b.kMax where b.candidateMask[r * b.kMax + p] > 0 {
+                let f = lines[line].split(separator: ",").map { Double($0)! }
+                line += 1
+                XCTAssertEqual(Int64(f[0]), ids[r])
+                XCTAssertEqual(Int(f[1]), p)
+                let eta = Double(SynthLogitTerms.bias) + f[2...7].reduce(0, +)
+                XCTAssertEqual(1 / (1 + exp(-eta)), Double(oracle[(r * b.kMax + p) * 2 + 1]), accuracy: 1e-5)
+                XCTAssertEqual(f[10], Double(b.labels[(r * b.kMax + p) * 2 + 1]))
+                scores.append(Double(oracle[(r * b.kMax + p) * 2 + 1]))
+                labels.append(f[10])
+            }
+        }
+        XCTAssertEqual(line, lines.endIndex, "one terms row per valid test candidate")
+        XCTAssertEqual(rows[0].auc, try XCTUnwrap(RankingMetrics.auc(scores: scores, labels: labels)), accuracy: 1e-3)
+    }
+
     func testLabelsFollowOracleAndSignalsHaveIntendedStrength() throws {
         let dir = try DataTestSupport.temporaryDirectory("synthStats")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -111,90 +111,25 @@ public enum SynthGenerator {
         var query = [Float](repeating: 0, count: n * dq)
         var user = [Int32](repeating: 0, count: n * 2)
         var requestIDs = [Int64](repeating: 0, count: n)
-        var chosen: [Int32] = [], prior: [Float] = []
         for r in 0..<n {
             // One stream per request: a shard's content does not depend on the shard size.
-            var rng = SynthWorld.stream(c.seed, 100 + UInt64(split), first + r)
-            let u = rng.index(c.resolvedUsers)
-            let qc = rng.index(c.categories)
+            let req = query.withUnsafeMutableBufferPointer {
+                SynthRequest(w, split: split, index: first + r, query: $0.baseAddress! + r * dq)
+            }
             requestIDs[r] = Int64(firstRequestID + r)
-            user[r * 2] = w.userAge[u]
-            user[r * 2 + 1] = w.userRegion[u]
-            query.withUnsafeMutableBufferPointer { w.queryVector(category: qc, &rng, into: $0.baseAddress! + r * dq) }
-
-            // Behaviours: recent items this user engaged with, picked for style fit and price.
-            if l > 0 {
-                let nb = rng.unit() < 0.08 ? 0 : 1 + rng.index(l)
-                let beta = w.userPriceSensitivity[u]
-                for j in 0..<nb {
-                    var best = 0, bestScore = -Float.infinity
-                    for _ in 0..<6 {
-                        let it = rng.index(c.items)
-                        let s = 2 * w.styleMatch(item: it, user: u) - 0.5 * beta * w.itemPriceZ[it] + 0.3 * Float(rng.normal())
-                        if s > bestScore { bestScore = s; best = it }
-                    }
-                    behaviours[r * l + j] = Int32(best)
-                }
-            }
-
-            // Candidates: mostly the query's category, some strays, some near-duplicates.
-            let length = rng.unit() < 0.6 ? k : k / 2 + rng.index(k - k / 2 + 1)
-            chosen.removeAll(keepingCapacity: true)
-            var attempts = 0
-            while chosen.count < length && attempts < 20 * k {
-                attempts += 1
-                var it: Int32
-                if !chosen.isEmpty && rng.unit() < 0.25 {
-                    let base = Int(chosen[rng.index(chosen.count)])
-                    let f = Int(w.itemFamily[base])
-                    let size = Int(w.familyCount[f])
-                    if size < 2 { continue }
-                    it = w.familyStart[f] + Int32(rng.index(size))
-                } else if rng.unit() < 0.75 && !w.categoryItems[qc].isEmpty {
-                    let pool = w.categoryItems[qc]
-                    it = pool[rng.index(pool.count)]
-                } else {
-                    it = Int32(rng.index(c.items))
-                }
-                if chosen.contains(it) { continue }
-                chosen.append(it)
-            }
-            // Prior ranker: knows the query match and (noisily) quality, not the user.
-            prior.removeAll(keepingCapacity: true)
-            for it in chosen {
-                let i = Int(it)
-                let match: Float = w.itemCategory[i] == Int32(qc) ? 1 : 0
-                prior.append(1.0 * match + 0.6 * w.itemQuality[i] + 0.8 * Float(rng.normal()))
-            }
-            let order = chosen.indices.sorted { prior[$0] > prior[$1] || (prior[$0] == prior[$1] && $0 < $1) }
-            let beta = w.userPriceSensitivity[u]
-            for (p, idx) in order.enumerated() {
-                let i = Int(chosen[idx])
+            user[r * 2] = w.userAge[req.user]
+            user[r * 2 + 1] = w.userRegion[req.user]
+            for (j, b) in req.behaviours.enumerated() { behaviours[r * l + j] = b }
+            for p in req.candidates.indices {
                 let slot = r * k + p
-                candidates[slot] = Int32(i)
+                let pBuy = sigmoid(req.terms[p].eta), pClick = sigmoid(req.terms[p].eta + SynthWorld.clickOffset)
+                candidates[slot] = req.candidates[p]
                 listFeatures[slot * 2] = Float(p) / Float(k - 1)
-                listFeatures[slot * 2 + 1] = prior[idx]
-                let cat = Int(w.itemCategory[i])
-                let rel = w.reliance[cat]
-                var cheaperTwin = false
-                for other in chosen where other != Int32(i) && w.itemFamily[Int(other)] == w.itemFamily[i]
-                    && w.itemLogPrice[Int(other)] < w.itemLogPrice[i] - 0.05 {
-                    cheaperTwin = true
-                    break
-                }
-                var eta = SynthWorld.purchaseBias
-                eta += cat == qc ? 1.5 : 0
-                eta += rel * 3 * w.styleMatch(item: i, user: u)
-                eta += (1 - rel) * 1.8 * w.itemQuality[i]
-                eta -= beta * w.itemPriceZ[i]
-                eta -= cheaperTwin ? 1.2 : 0
-                eta -= 0.35 * log2(1 + Float(p))
-                let pBuy = sigmoid(eta), pClick = sigmoid(eta + SynthWorld.clickOffset)
+                listFeatures[slot * 2 + 1] = req.prior[p]
                 oracle[slot * 2] = pClick
                 oracle[slot * 2 + 1] = pBuy
-                let clicked = Float(rng.unit()) < pClick
-                labels[slot * 2] = clicked ? 1 : 0
-                labels[slot * 2 + 1] = clicked && Float(rng.unit()) * pClick < pBuy ? 1 : 0
+                labels[slot * 2] = req.clicked[p] ? 1 : 0
+                labels[slot * 2 + 1] = req.purchased[p] ? 1 : 0
             }
         }
         let qt: SafeTensorDType = c.float16 ? .F16 : .F32
