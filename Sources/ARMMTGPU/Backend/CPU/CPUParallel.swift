@@ -30,10 +30,17 @@ enum CPUParallel {
         }
     }
 
-    /// Rows per reduction chunk for rows of `workPerRow`: about `minParallelWork / 2` work per
-    /// chunk, a function of the shape only (never of the core count), so the summation order
-    /// is fixed.
-    static func reductionChunkRows(workPerRow: Int) -> Int { max(1, (minParallelWork / 2) / max(workPerRow, 1)) }
+    /// Most chunks a reduction is cut into. Without a cap, costly rows (GELU's backward: one
+    /// row per chunk) gave one `width`-long partial per row: 64 MB of partials to zero and to
+    /// add up serially at 65536 rows, more than the rows' own work.
+    static let maxReductionChunks = 64
+
+    /// Rows per reduction chunk for `rows` rows of `workPerRow`: about `minParallelWork / 2`
+    /// work per chunk and at most `maxReductionChunks` chunks, a function of the shape only
+    /// (never of the core count), so the summation order is fixed.
+    static func reductionChunkRows(rows: Int, workPerRow: Int) -> Int {
+        max(1, (minParallelWork / 2) / max(workPerRow, 1), (rows + maxReductionChunks - 1) / maxReductionChunks)
+    }
 
     /// Sums per-row contributions into `out[0..<width]` deterministically.
     /// `body(rows, partial)` adds the contributions of `rows` into `partial` (zeroed, `width`
@@ -43,7 +50,7 @@ enum CPUParallel {
                            parallel: Bool = true, _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
         out.update(repeating: 0, count: width)
         guard rows > 0 else { return }
-        let chunk = reductionChunkRows(workPerRow: workPerRow)
+        let chunk = reductionChunkRows(rows: rows, workPerRow: workPerRow)
         let chunks = (rows + chunk - 1) / chunk
         if chunks == 1 {
             body(0..<rows, out)

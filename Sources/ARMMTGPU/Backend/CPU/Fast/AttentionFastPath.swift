@@ -94,33 +94,75 @@ enum AttentionFastPath {
     /// accepts, into `sink`. Called for the next sample before the current one computes: the
     /// loads are independent, so their cache misses overlap each other and the arithmetic,
     /// where the gathers would otherwise stall on one short stream after another (Swift has no
-    /// prefetch instruction; plain loads feeding a sink do the same job).
+    /// prefetch instruction; plain loads feeding a sink do the same job). The loads feed four
+    /// sums, one per line of a 256-byte stretch: one sum made every load wait for the add of
+    /// the one before it.
     @inline(__always)
     static func touch(rows: Int, width: Int, sink: inout Float, take: (Int) -> Bool = { _ in true },
                       _ row: (Int) -> UnsafePointer<Float>) {
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
         for r in 0..<rows where take(r) {
             let p = row(r)
             var c = 0
+            while c + 64 <= width {
+                s0 += p[c]
+                s1 += p[c + 16]
+                s2 += p[c + 32]
+                s3 += p[c + 48]
+                c += 64
+            }
             while c < width {
-                sink += p[c]
+                s0 += p[c]
                 c += 16
             }
-            sink += p[width - 1]
+            s1 += p[width - 1]
         }
+        sink += (s0 + s1) + (s2 + s3)
     }
 
     /// `dst[r, i] = factor · row(i)[r]` for r < width (= H·dh: head h's `[dh, cols8]` block
-    /// starts at row h·dh), i < rows; columns rows..<cols8 zero. Reads each row once, whole.
+    /// starts at row h·dh), i < rows; columns rows..<cols8 zero. Reads each row once, whole;
+    /// 8 × 8 tiles are transposed in registers and stored as vectors (one scalar store per
+    /// element cost more than the products that use the copy).
     @inline(__always)
     static func gatherTransposed(rows: Int, cols8: Int, width: Int, factor: Float, into dst: UnsafeMutablePointer<Float>,
                                  _ row: (Int) -> UnsafePointer<Float>) {
-        for i in 0..<rows {
+        let f = Float8(repeating: factor), width8 = width & ~7
+        var i = 0
+        while i + 8 <= rows {
+            let s0 = row(i), s1 = row(i + 1), s2 = row(i + 2), s3 = row(i + 3)
+            let s4 = row(i + 4), s5 = row(i + 5), s6 = row(i + 6), s7 = row(i + 7)
+            var r = 0
+            while r < width8 {
+                let v0 = s0.load8(r), v1 = s1.load8(r), v2 = s2.load8(r), v3 = s3.load8(r)
+                let v4 = s4.load8(r), v5 = s5.load8(r), v6 = s6.load8(r), v7 = s7.load8(r)
+                for c in 0..<8 {
+                    let t = Float8(v0[c], v1[c], v2[c], v3[c], v4[c], v5[c], v6[c], v7[c])
+                    dst.store8(f * t, (r + c) * cols8 + i)
+                }
+                r += 8
+            }
+            for rr in width8..<width {
+                for l in 0..<8 { dst[rr * cols8 + i + l] = factor * row(i + l)[rr] }
+            }
+            i += 8
+        }
+        while i < rows {
             let src = row(i)
             for r in 0..<width { dst[r * cols8 + i] = factor * src[r] }
+            i += 1
         }
         if rows < cols8 {
             for r in 0..<width { for i in rows..<cols8 { dst[r * cols8 + i] = 0 } }
         }
+    }
+
+    /// `dst[c] = a · src[c]`, c < n.
+    @inline(__always)
+    static func scaled(_ src: UnsafePointer<Float>, _ a: Float, into dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        var c = 0
+        while c + 8 <= n { dst.store8(Float8(repeating: a) * src.load8(c), c); c += 8 }
+        while c < n { dst[c] = a * src[c]; c += 1 }
     }
 
     /// `dst_h[r, c] = row(r)[h·dh + c]` for every head h: per head a `[paddedRows, dh8]` copy,
@@ -251,8 +293,7 @@ enum AttentionFastPath {
             for i in 0..<lq {
                 let o = out + oa.at(b, i, 0), a = w.stageQ + i * stageWidth
                 for h in 0..<heads {
-                    let inv = w.stat2[h * lq8 + i], oh = o + h * dh, ah = a + h * dh8
-                    for c in 0..<dh { oh[c] = ah[c] * inv }
+                    scaled(a + h * dh8, w.stat2[h * lq8 + i], into: o + h * dh, dh)
                 }
             }
         }
@@ -339,8 +380,7 @@ enum AttentionFastPath {
             for i in 0..<lq {
                 let dq = dQ + qa.at(b, i, 0), a = w.stageQ + i * stageWidth
                 for h in 0..<heads {
-                    let dqh = dq + h * dh, ah = a + h * dh8
-                    for c in 0..<dh { dqh[c] = scale * ah[c] }
+                    scaled(a + h * dh8, scale, into: dq + h * dh, dh)
                 }
             }
             // Every key row in order: the valid ones from the stage, masked ones 0.
@@ -354,11 +394,8 @@ enum AttentionFastPath {
                 }
                 let sk = w.stageK + jj * stageWidth, sv = w.stageV + jj * stageWidth
                 for h in 0..<heads {
-                    let dkh = dk + h * dh, dvh = dv + h * dh, skh = sk + h * dh8, svh = sv + h * dh8
-                    for c in 0..<dh {
-                        dkh[c] = scale * skh[c]
-                        dvh[c] = svh[c]
-                    }
+                    scaled(sk + h * dh8, scale, into: dk + h * dh, dh)
+                    (dv + h * dh).update(from: sv + h * dh8, count: dh)
                 }
                 jj += 1
             }

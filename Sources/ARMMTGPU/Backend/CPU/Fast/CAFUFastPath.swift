@@ -1,31 +1,60 @@
 import Foundation
 
-/// Float fast path of the CAFU gate for the CPU backend. Same math and summation structure as
-/// `CAFUReference` (the Double reference): the MLP products are OpenBLAS GEMMs over all N items
-/// at once; what the reference does item by item in plain loops (pooling, bias + ReLU, the
-/// masked softmax, the fused output, the softmax backward, dx) runs here over items split
-/// across cores, eight features at a time, in scratch that is not zero-filled per call.
-/// db1 and db2 are column sums over items by `CPUParallel.reduceRows` (fixed order).
+/// Float fast path of the CAFU gate for the CPU backend. Same math as `CAFUReference` (the
+/// Double reference), reorganised for the cache: items are cut into fixed blocks of
+/// `blockRows`, and each block runs the whole chain (pooling, the first layer's GEMMs, bias +
+/// ReLU, the gate logits, the masked softmax, r; in the backward dα, ds, the GEMMs of dW1 and
+/// [dz ⊕ dk], dx) while its rows are still in L2, instead of one pass over all N items per
+/// step, each streaming megabytes through memory. The forward builds the block's [z ⊕ k]
+/// (one GEMM over d + dc runs faster than two, and the copy streams from memory, which OpenBLAS's
+/// strided packing does not); the backward reads the context in place (dW1 = dsᵀ·[z ⊕ k] as
+/// two GEMMs into the two column ranges of dW1) and writes dk straight into dContext.
+///
+/// Blocks are spread over cores. Block boundaries are multiples of `blockRows` from item 0
+/// whatever the number of threads, so every GEMM sees the same operands; weight gradients are
+/// summed per block into its own partial, and the partials are added in block order, so results
+/// are bit-identical for any thread count, serial included.
 enum CAFUFastPath {
-    /// u[i] = [mean of the present modalities of x[i] ⊕ context[i]], `[N, d + dc]`.
-    static func pool(_ p: CAFUParameters, x: UnsafePointer<Float>, mask: UnsafePointer<Float>,
-                     context: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>, parallel: Bool) {
-        let m = p.modalities, d = p.width, dc = p.contextWidth, k = p.inputWidth
-        CPUParallel.forEachRange(p.items, workPerItem: (m + 1) * d + dc, parallel: parallel) { range in
-            for i in range {
-                let ur = u + i * k
-                ur.update(repeating: 0, count: d)
-                var count = 0
-                for mm in 0..<m where mask[i * m + mm] != 0 {
-                    count += 1
-                    let xm = x + (i * m + mm) * d
-                    for j in 0..<d { ur[j] += xm[j] }
+    /// Rows per block: a block's x, context, z, hiddenPre, ds and dz (about 0.5 MB at the
+    /// model's sizes) stay in one core's L2 while the GEMMs are long enough to run near peak.
+    static let blockRows = 256
+
+    /// The gate's second layer and its gradient are written out as per-row dot products and
+    /// outer products up to this many gate rows (the scalar gate: G = M); above it, GEMMs.
+    static let inlineGateRows = 8
+
+    /// z = mean of the present modalities (0 when none), rows `i0..<i0 + rows`: into `u`
+    /// `[rows, d]`, or with a context, `[z ⊕ k]` into `u` `[rows, d + dc]`. Absent modality
+    /// vectors are never read.
+    @inline(__always)
+    static func poolBlock(_ p: CAFUParameters, i0: Int, rows: Int, x: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+                          context: UnsafePointer<Float>? = nil, into u: UnsafeMutablePointer<Float>) {
+        let m = p.modalities, d = p.width, dc = p.contextWidth, ld = context == nil ? d : p.inputWidth
+        for r in 0..<rows {
+            let i = i0 + r, zr = u + r * ld
+            if let context { (zr + d).update(from: context + i * dc, count: dc) }
+            var count = 0
+            for mm in 0..<m where mask[i * m + mm] != 0 {
+                let xm = x + (i * m + mm) * d
+                if count == 0 { zr.update(from: xm, count: d) } else { RowVectors.add(xm, into: zr, count: d) }
+                count += 1
+            }
+            if count == 0 { zr.update(repeating: 0, count: d) }
+            if count > 1 { RowVectors.scale(zr, by: 1 / Float(count), into: zr, count: d) }
+        }
+    }
+
+    /// Runs `body(blockIndex, i0, rows, scratch)` for every block, blocks spread over cores, with
+    /// `floatsPerTask` floats of scratch per task.
+    static func forEachBlock(_ p: CAFUParameters, floatsPerTask: Int, scratch: CPUScratchPool, parallel: Bool,
+                             _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let n = p.items, blocks = (n + blockRows - 1) / blockRows
+        CPUParallel.forEachRange(blocks, workPerItem: blockRows * p.inputWidth * p.hidden, parallel: parallel) { range in
+            scratch.withBuffers([floatsPerTask]) { b in
+                for blk in range {
+                    let i0 = blk * blockRows
+                    body(blk, i0, min(blockRows, n - i0), b[0])
                 }
-                if count > 0 {
-                    let c = Float(count)
-                    for j in 0..<d { ur[j] /= c }
-                }
-                (ur + d).update(from: context + i * dc, count: dc)
             }
         }
     }
@@ -34,53 +63,74 @@ enum CAFUFastPath {
                         w1: UnsafePointer<Float>, b1: UnsafePointer<Float>, w2: UnsafePointer<Float>, b2: UnsafePointer<Float>,
                         r: UnsafeMutablePointer<Float>, alpha: UnsafeMutablePointer<Float>,
                         hiddenPre: UnsafeMutablePointer<Float>, scratch: CPUScratchPool, parallel: Bool) {
-        let n = p.items, m = p.modalities, d = p.width, h = p.hidden, k = p.inputWidth, g = p.gateRows, dg = p.gateWidth
+        let n = p.items, m = p.modalities, d = p.width, h = p.hidden, k = p.inputWidth
+        let g = p.gateRows, dg = p.gateWidth, bR = blockRows
         guard n > 0 else { return }
-        scratch.withBuffers([n * k, n * h, n * g]) { b in
-            let u = b[0], relu = b[1], logits = b[2]
-            pool(p, x: x, mask: mask, context: context, into: u, parallel: parallel)
-            Float.blasGemm(transA: false, transB: true, m: n, n: h, k: k, alpha: 1, a: u, lda: k, b: w1, ldb: k,
-                           beta: 0, c: hiddenPre, ldc: h)
-            CPUParallel.forEachRange(n, workPerItem: 2 * h, parallel: parallel) { range in
-                for i in range {
-                    let hp = hiddenPre + i * h, rl = relu + i * h
-                    for j in 0..<h {
-                        let v = hp[j] + b1[j]
-                        hp[j] = v
-                        rl[j] = v > 0 ? v : 0
+        forEachBlock(p, floatsPerTask: bR * (k + h + g), scratch: scratch, parallel: parallel) { _, i0, rows, buffer in
+            let u = buffer, relu = u + bR * k, logits = relu + bR * h
+            poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, context: context, into: u)
+            let hp = hiddenPre + i0 * h
+            Float.blasGemm(transA: false, transB: true, m: rows, n: h, k: k, alpha: 1, a: u, lda: k, b: w1, ldb: k,
+                           beta: 0, c: hp, ldc: h)
+            for rr in 0..<rows {
+                let hr = hp + rr * h, rl = relu + rr * h
+                var j = 0
+                while j + 8 <= h {
+                    let v = hr.load8(j) + b1.load8(j)
+                    hr.store8(v, j)
+                    rl.store8(Float8().replacing(with: v, where: v .> 0), j)
+                    j += 8
+                }
+                while j < h {
+                    let v = hr[j] + b1[j]
+                    hr[j] = v
+                    rl[j] = v > 0 ? v : 0
+                    j += 1
+                }
+                if g <= inlineGateRows {
+                    let lg = logits + rr * g
+                    for c in 0..<g { lg[c] = RowVectors.dot(rl, w2 + c * h, count: h) }
+                }
+            }
+            if g > inlineGateRows {
+                Float.blasGemm(transA: false, transB: true, m: rows, n: g, k: h, alpha: 1, a: relu, lda: h, b: w2, ldb: h,
+                               beta: 0, c: logits, ldc: g)
+            }
+            // Masked softmax over modalities per gate column c: logits become a + b2 − max (−∞
+            // for absent modalities), then e^· over the whole block at once, then normalised.
+            for rr in 0..<rows {
+                let lg = logits + rr * g, mk = mask + (i0 + rr) * m
+                for c in 0..<dg {
+                    var top = -Float.infinity
+                    for mm in 0..<m where mk[mm] != 0 { top = max(top, lg[mm * dg + c] + b2[mm * dg + c]) }
+                    for mm in 0..<m {
+                        lg[mm * dg + c] = mk[mm] != 0 ? lg[mm * dg + c] + b2[mm * dg + c] - top : -.infinity
                     }
                 }
             }
-            Float.blasGemm(transA: false, transB: true, m: n, n: g, k: h, alpha: 1, a: relu, lda: h, b: w2, ldb: h,
-                           beta: 0, c: logits, ldc: g)
-            CPUParallel.forEachRange(n, workPerItem: m * (d + 4 * dg), parallel: parallel) { range in
-                for i in range {
-                    let lg = logits + i * g, mk = mask + i * m, al = alpha + i * m * dg
-                    // Masked softmax over modalities, one per gate column c.
-                    for c in 0..<dg {
-                        var top = -Float.infinity
-                        for mm in 0..<m where mk[mm] != 0 { top = max(top, lg[mm * dg + c] + b2[mm * dg + c]) }
-                        var sum: Float = 0
-                        for mm in 0..<m {
-                            let e: Float = mk[mm] != 0 ? Foundation.exp(lg[mm * dg + c] + b2[mm * dg + c] - top) : 0
-                            al[mm * dg + c] = e
-                            sum += e
-                        }
-                        let inv: Float = sum > 0 ? 1 / sum : 0
-                        for mm in 0..<m { al[mm * dg + c] *= inv }
-                    }
-                    let rr = r + i * d
-                    rr.update(repeating: 0, count: d)
-                    for mm in 0..<m where mk[mm] != 0 {
-                        let xm = x + (i * m + mm) * d, am = al + mm * dg
-                        if dg == 1 {
-                            let a = am[0]
-                            for j in 0..<d { rr[j] += a * xm[j] }
-                        } else {
-                            for j in 0..<d { rr[j] += am[j] * xm[j] }
-                        }
-                    }
+            RowVectors.expInPlace(logits, count: rows * g)
+            for rr in 0..<rows {
+                let i = i0 + rr, lg = logits + rr * g, mk = mask + i * m, al = alpha + i * m * dg
+                for c in 0..<dg {
+                    var sum: Float = 0
+                    for mm in 0..<m { sum += lg[mm * dg + c] }
+                    let inv: Float = sum > 0 ? 1 / sum : 0
+                    for mm in 0..<m { al[mm * dg + c] = lg[mm * dg + c] * inv }
                 }
+                let out = r + i * d
+                var first = true
+                for mm in 0..<m where mk[mm] != 0 {
+                    let xm = x + (i * m + mm) * d, am = al + mm * dg
+                    if dg == 1 {
+                        if first { RowVectors.scale(xm, by: am[0], into: out, count: d) } else { RowVectors.addScaled(xm, by: am[0], into: out, count: d) }
+                    } else if first {
+                        for j in 0..<d { out[j] = am[j] * xm[j] }
+                    } else {
+                        for j in 0..<d { out[j] = out[j].addingProduct(am[j], xm[j]) }
+                    }
+                    first = false
+                }
+                if first { out.update(repeating: 0, count: d) }
             }
         }
     }
@@ -91,8 +141,7 @@ enum CAFUFastPath {
                          dx: UnsafeMutablePointer<Float>, dContext: UnsafeMutablePointer<Float>, dW1: UnsafeMutablePointer<Float>,
                          db1: UnsafeMutablePointer<Float>, dW2: UnsafeMutablePointer<Float>, db2: UnsafeMutablePointer<Float>,
                          scratch: CPUScratchPool, parallel: Bool) {
-        let n = p.items, m = p.modalities, d = p.width, dc = p.contextWidth, h = p.hidden, k = p.inputWidth
-        let g = p.gateRows, dg = p.gateWidth
+        let n = p.items, d = p.width, h = p.hidden, k = p.inputWidth, g = p.gateRows
         guard n > 0 else {
             dW1.update(repeating: 0, count: h * k)
             db1.update(repeating: 0, count: h)
@@ -100,80 +149,139 @@ enum CAFUFastPath {
             db2.update(repeating: 0, count: g)
             return
         }
-        scratch.withBuffers([n * g, n * h, n * h, n * k, n * k]) { b in
-            let dA = b[0], relu = b[1], dS = b[2], u = b[3], dU = b[4]
+        // Per block partial sums [dW1 | db1 | dW2 | db2]; one block writes the outputs directly.
+        let blocks = (n + blockRows - 1) / blockRows
+        let pw = h * k + h + g * h + g
+        let bR = blockRows
+        scratch.withBuffers([blocks > 1 ? blocks * pw : 1]) { pb in
+            let partials = pb[0]
+            forEachBlock(p, floatsPerTask: bR * (2 * d + 2 * h + g) + p.modalities, scratch: scratch, parallel: parallel) { blk, i0, rows, buffer in
+                let base = partials + blk * pw
+                let out = blocks > 1 ? (base, base + h * k, base + h * k + h, base + h * k + h + g * h) : (dW1, db1, dW2, db2)
+                backwardBlock(p, i0: i0, rows: rows, buffer: buffer, dr: dr, dAlpha: dAlpha, x: x, mask: mask, context: context,
+                              w1: w1, w2: w2, alpha: alpha, hiddenPre: hiddenPre, dx: dx, dContext: dContext,
+                              dW1: out.0, db1: out.1, dW2: out.2, db2: out.3)
+            }
+            guard blocks > 1 else { return }
+            // out[j] = Σ_blocks partial[j], block order fixed; columns split over cores.
+            let sums = UnsafeMutablePointer<Float>.allocate(capacity: pw)
+            defer { sums.deallocate() }
+            CPUParallel.forEachRange(pw, workPerItem: blocks, parallel: parallel) { range in
+                for j in range {
+                    var s: Float = 0
+                    for b in 0..<blocks { s += partials[b * pw + j] }
+                    sums[j] = s
+                }
+            }
+            dW1.update(from: sums, count: h * k)
+            db1.update(from: sums + h * k, count: h)
+            dW2.update(from: sums + h * k + h, count: g * h)
+            db2.update(from: sums + h * k + h + g * h, count: g)
+        }
+    }
 
-            // dA[i, m·dg + c] = α(γ − Σ α γ), γ = ∂L/∂α (through r, plus dAlpha); relu = max(hiddenPre, 0).
-            CPUParallel.forEachRange(n, workPerItem: m * d * 2 + h, parallel: parallel) { range in
-                var grad = [Float](repeating: 0, count: m)
-                for i in range {
-                    let mk = mask + i * m, al = alpha + i * m * dg, dri = dr + i * d, da = dA + i * g
-                    for c in 0..<dg {
-                        var s: Float = 0
-                        for mm in 0..<m {
-                            var gm: Float = dAlpha.map { $0[(i * m + mm) * dg + c] } ?? 0
-                            if mk[mm] != 0 {
-                                let xm = x + (i * m + mm) * d
-                                if dg == 1 {
-                                    var dot: Float = 0
-                                    for j in 0..<d { dot += dri[j] * xm[j] }
-                                    gm += dot
-                                } else {
-                                    gm += dri[c] * xm[c]
-                                }
-                            }
-                            grad[mm] = gm
-                            s += al[mm * dg + c] * gm
-                        }
-                        for mm in 0..<m { da[mm * dg + c] = al[mm * dg + c] * (grad[mm] - s) }
+    /// The backward of rows `i0..<i0 + rows`: writes their dx and dContext rows, and the block's
+    /// sums of dW1, db1, dW2, db2 (overwritten).
+    static func backwardBlock(_ p: CAFUParameters, i0: Int, rows: Int, buffer: UnsafeMutablePointer<Float>,
+                              dr: UnsafePointer<Float>, dAlpha: UnsafePointer<Float>?, x: UnsafePointer<Float>,
+                              mask: UnsafePointer<Float>, context: UnsafePointer<Float>, w1: UnsafePointer<Float>,
+                              w2: UnsafePointer<Float>, alpha: UnsafePointer<Float>, hiddenPre: UnsafePointer<Float>,
+                              dx: UnsafeMutablePointer<Float>, dContext: UnsafeMutablePointer<Float>, dW1: UnsafeMutablePointer<Float>,
+                              db1: UnsafeMutablePointer<Float>, dW2: UnsafeMutablePointer<Float>, db2: UnsafeMutablePointer<Float>) {
+        let m = p.modalities, d = p.width, dc = p.contextWidth, h = p.hidden, k = p.inputWidth
+        let g = p.gateRows, dg = p.gateWidth, bR = blockRows
+        let z = buffer, dz = z + bR * d, relu = dz + bR * d, dS = relu + bR * h, dA = dS + bR * h, grad = dA + bR * g
+        let inline = g <= inlineGateRows
+        db1.update(repeating: 0, count: h)
+        db2.update(repeating: 0, count: g)
+        if inline { dW2.update(repeating: 0, count: g * h) }
+
+        for rr in 0..<rows {
+            let i = i0 + rr, mk = mask + i * m, al = alpha + i * m * dg, dri = dr + i * d, da = dA + rr * g
+            // da = α(γ − Σ α γ), γ = ∂L/∂α (through r, plus dAlpha).
+            for c in 0..<dg {
+                var s: Float = 0
+                for mm in 0..<m {
+                    var gm: Float = dAlpha.map { $0[(i * m + mm) * dg + c] } ?? 0
+                    if mk[mm] != 0 {
+                        let xm = x + (i * m + mm) * d
+                        gm += dg == 1 ? RowVectors.dot(dri, xm, count: d) : dri[c] * xm[c]
                     }
-                    let hp = hiddenPre + i * h, rl = relu + i * h
-                    for j in 0..<h { rl[j] = hp[j] > 0 ? hp[j] : 0 }
+                    grad[mm] = gm
+                    s += al[mm * dg + c] * gm
                 }
+                for mm in 0..<m { da[mm * dg + c] = al[mm * dg + c] * (grad[mm] - s) }
             }
-            Float.blasGemm(transA: true, transB: false, m: g, n: h, k: n, alpha: 1, a: dA, lda: g, b: relu, ldb: h,
-                           beta: 0, c: dW2, ldc: h)
-            CPUParallel.reduceRows(n, workPerRow: g, width: g, into: db2, parallel: parallel) { range, partial in
-                for i in range { let row = dA + i * g; for j in 0..<g { partial[j] += row[j] } }
+            for c in 0..<g { db2[c] += da[c] }
+            let hp = hiddenPre + i * h, rl = relu + rr * h, ds = dS + rr * h
+            var j = 0
+            while j + 8 <= h {
+                let v = hp.load8(j); rl.store8(Float8().replacing(with: v, where: v .> 0), j)
+                j += 8
             }
-            Float.blasGemm(transA: false, transB: false, m: n, n: h, k: g, alpha: 1, a: dA, lda: g, b: w2, ldb: h,
+            while j < h { rl[j] = hp[j] > 0 ? hp[j] : 0; j += 1 }
+            if inline {
+                // ds = (W2ᵀ·da) ⊙ [s > 0]; dW2 += da ⊗ ReLU(s); db1 += ds.
+                RowVectors.scale(w2, by: da[0], into: ds, count: h)
+                for c in 1..<max(g, 1) { RowVectors.addScaled(w2 + c * h, by: da[c], into: ds, count: h) }
+                reluMaskAndSum(ds, hp, db1, h)
+                for c in 0..<g { RowVectors.addScaled(rl, by: da[c], into: dW2 + c * h, count: h) }
+            }
+        }
+        if !inline {
+            Float.blasGemm(transA: false, transB: false, m: rows, n: h, k: g, alpha: 1, a: dA, lda: g, b: w2, ldb: h,
                            beta: 0, c: dS, ldc: h)
-            pool(p, x: x, mask: mask, context: context, into: u, parallel: parallel)
-            // dS ⊙ ReLU'(hiddenPre), and db1 = Σ_items dS, in one pass.
-            CPUParallel.reduceRows(n, workPerRow: 2 * h, width: h, into: db1, parallel: parallel) { range, partial in
-                for i in range {
-                    let row = dS + i * h, hp = hiddenPre + i * h
-                    for j in 0..<h {
-                        let v: Float = hp[j] > 0 ? row[j] : 0
-                        row[j] = v
-                        partial[j] += v
-                    }
+            for rr in 0..<rows { reluMaskAndSum(dS + rr * h, hiddenPre + (i0 + rr) * h, db1, h) }
+            Float.blasGemm(transA: true, transB: false, m: g, n: h, k: rows, alpha: 1, a: dA, lda: g, b: relu, ldb: h,
+                           beta: 0, c: dW2, ldc: h)
+        }
+        // dW1 = dsᵀ·[z ⊕ k]; [dz ⊕ dk] = ds·W1 (dk straight into dContext).
+        poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, into: z)
+        Float.blasGemm(transA: true, transB: false, m: h, n: d, k: rows, alpha: 1, a: dS, lda: h, b: z, ldb: d,
+                       beta: 0, c: dW1, ldc: k)
+        Float.blasGemm(transA: false, transB: false, m: rows, n: d, k: h, alpha: 1, a: dS, lda: h, b: w1, ldb: k,
+                       beta: 0, c: dz, ldc: d)
+        if dc > 0 {
+            Float.blasGemm(transA: true, transB: false, m: h, n: dc, k: rows, alpha: 1, a: dS, lda: h, b: context + i0 * dc,
+                           ldb: dc, beta: 0, c: dW1 + d, ldc: k)
+            Float.blasGemm(transA: false, transB: false, m: rows, n: dc, k: h, alpha: 1, a: dS, lda: h, b: w1 + d, ldb: k,
+                           beta: 0, c: dContext + i0 * dc, ldc: dc)
+        }
+        // dx_m = α_m ⊙ dr + (p_m / P)·dz; 0 for absent modalities.
+        for rr in 0..<rows {
+            let i = i0 + rr, mk = mask + i * m, dri = dr + i * d, dzr = dz + rr * d
+            var count = 0
+            for mm in 0..<m where mk[mm] != 0 { count += 1 }
+            let share: Float = count > 0 ? 1 / Float(count) : 0
+            for mm in 0..<m {
+                let dxm = dx + (i * m + mm) * d, am = alpha + (i * m + mm) * dg
+                if mk[mm] == 0 {
+                    dxm.update(repeating: 0, count: d)
+                } else if dg == 1 {
+                    RowVectors.scale(dzr, by: share, into: dxm, count: d)
+                    RowVectors.addScaled(dri, by: am[0], into: dxm, count: d)
+                } else {
+                    for j in 0..<d { dxm[j] = am[j] * dri[j] + share * dzr[j] }
                 }
             }
-            Float.blasGemm(transA: true, transB: false, m: h, n: k, k: n, alpha: 1, a: dS, lda: h, b: u, ldb: k,
-                           beta: 0, c: dW1, ldc: k)
-            Float.blasGemm(transA: false, transB: false, m: n, n: k, k: h, alpha: 1, a: dS, lda: h, b: w1, ldb: k,
-                           beta: 0, c: dU, ldc: k)
-            CPUParallel.forEachRange(n, workPerItem: m * d * 2 + dc, parallel: parallel) { range in
-                for i in range {
-                    let mk = mask + i * m, dui = dU + i * k, dri = dr + i * d
-                    var count = 0
-                    for mm in 0..<m where mk[mm] != 0 { count += 1 }
-                    let share: Float = count > 0 ? 1 / Float(count) : 0
-                    for mm in 0..<m {
-                        let dxm = dx + (i * m + mm) * d, am = alpha + (i * m + mm) * dg
-                        if mk[mm] == 0 {
-                            dxm.update(repeating: 0, count: d)
-                        } else if dg == 1 {
-                            let a = am[0]
-                            for j in 0..<d { dxm[j] = a * dri[j] + share * dui[j] }
-                        } else {
-                            for j in 0..<d { dxm[j] = am[j] * dri[j] + share * dui[j] }
-                        }
-                    }
-                    (dContext + i * dc).update(from: dui + d, count: dc)
-                }
-            }
+        }
+    }
+
+    /// ds ← ds ⊙ [s > 0], and sum += ds.
+    @inline(__always)
+    static func reluMaskAndSum(_ ds: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ sum: UnsafeMutablePointer<Float>, _ h: Int) {
+        var j = 0
+        while j + 8 <= h {
+            let v = Float8().replacing(with: ds.load8(j), where: s.load8(j) .> 0)
+            ds.store8(v, j)
+            sum.store8(sum.load8(j) + v, j)
+            j += 8
+        }
+        while j < h {
+            let v: Float = s[j] > 0 ? ds[j] : 0
+            ds[j] = v
+            sum[j] += v
+            j += 1
         }
     }
 }

@@ -51,7 +51,8 @@ enum VectorMath {
     /// Cephes' `logf` reduction and polynomial: x = 2^e·m, m in [√½, √2), log m = f − f²/2 +
     /// f³·P(f) with f = m − 1, plus e·ln2 in two parts. Relative error about 1 ulp; NaN stays NaN.
     /// Valid for every positive normal x (no subnormal, zero or infinity handling).
-    @inline(__always) static func log(_ x: Float8) -> Float8 {
+    /// `@_transparent` for the reason `exp` is.
+    @_transparent static func log(_ x: Float8) -> Float8 {
         let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
         // m in [0.5, 1) with the exponent 2^e split off.
         var e = Float8((bits &>> 23) &- 126)
