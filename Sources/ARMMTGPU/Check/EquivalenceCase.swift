@@ -45,6 +45,7 @@ public enum SelfTest {
             + ElementwiseChecks.cases()
             + CAFUChecks.cases()
             + SoftmaxChecks.cases()
+            + UnfusedAttentionChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.
