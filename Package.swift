@@ -52,6 +52,7 @@ let package = Package(
                 .embedInCode("layernorm.cl"),
                 .embedInCode("elementwise.cl"),
                 .embedInCode("cafu.cl"),
+                .embedInCode("softmax.cl"),
             ]
         ),
         .target(

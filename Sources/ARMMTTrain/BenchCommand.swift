@@ -36,22 +36,30 @@ struct BenchKernelsCommand: ParsableCommand {
         if !json {
             print("device: \(backend.name)")
             print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9))
-            print("op".padding(toLength: 14, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
+            print("op".padding(toLength: 18, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
                   + "    median µs    GFLOP/s       GB/s  roofline")
         }
         let benches = KernelBenchmarks.all(large: !noLarge, isGPU: isGPU).filter { op == nil || $0.op.contains(op!) }
         let results = try KernelBenchmarks.run(benches, on: backend, peaks: peaks) { r in
             if !json {
-                print(r.op.padding(toLength: 14, withPad: " ", startingAt: 0) + r.shape.padding(toLength: 56, withPad: " ", startingAt: 0)
+                print(r.op.padding(toLength: 18, withPad: " ", startingAt: 0) + r.shape.padding(toLength: 56, withPad: " ", startingAt: 0)
                       + String(format: " %12.1f %10.1f %10.1f %7.1f%% %@", r.medianMicroseconds, r.gflops, r.gbytesPerSecond,
                                100 * r.fractionOfPeak, r.bound == .compute ? "(FMA-bound)" : "(copy-bound)"))
             }
         }
+        let speedups = AttentionFusionSpeedup.pairs(results)
         if json {
-            struct Report: Encodable { var device: String; var peaks: DevicePeaks; var results: [KernelBenchResult] }
+            struct Report: Encodable {
+                var device: String; var peaks: DevicePeaks; var results: [KernelBenchResult]
+                var attentionFusedVsUnfused: [AttentionFusionSpeedup]
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(Report(device: backend.name, peaks: peaks, results: results)), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Report(device: backend.name, peaks: peaks, results: results,
+                                                             attentionFusedVsUnfused: speedups)), as: UTF8.self))
+        } else if !speedups.isEmpty {
+            print("")
+            for s in speedups { print(s.line) }
         }
     }
 }

@@ -27,7 +27,7 @@ struct SelfTestCommand: ParsableCommand {
             if !json {
                 let verdict = row.passed ? "PASS" : "FAIL"
                 let detail = row.detail.map { "  " + $0 } ?? ""
-                print(row.op.padding(toLength: 12, withPad: " ", startingAt: 0)
+                print(row.op.padding(toLength: 18, withPad: " ", startingAt: 0)
                       + row.shape.padding(toLength: 52, withPad: " ", startingAt: 0)
                       + String(format: " maxabs %9.3e  maxrel %9.3e  ", row.maxAbsError, row.maxRelError)
                       + verdict + detail)

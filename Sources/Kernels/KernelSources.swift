@@ -19,6 +19,7 @@ public enum KernelSources {
     public static let layernorm = text(PackageResources.layernorm_cl)
     public static let elementwise = text(PackageResources.elementwise_cl)
     public static let cafu = text(PackageResources.cafu_cl)
+    public static let softmax = text(PackageResources.softmax_cl)
 
     /// Every model-op family by name, for the compile-all check.
     public static var all: [(name: String, source: String)] {
@@ -33,6 +34,7 @@ public enum KernelSources {
             ("layernorm", layernorm),
             ("elementwise", elementwise),
             ("cafu", cafu),
+            ("softmax", softmax),
         ]
     }
 

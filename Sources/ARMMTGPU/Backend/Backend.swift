@@ -13,7 +13,7 @@ public enum BackendKind: String, Codable, Sendable {
 /// Ops come in families, one protocol per family in `Ops/` (GEMM, attention, LayerNorm, ...),
 /// each implemented in `Backend/CPU/CPUBackend+Family.swift` and
 /// `Backend/OpenCL/OpenCLBackend+Family.swift`.
-public protocol Backend: AnyObject, GemmOps, CopyOps, EmbeddingOps, LossOps, OptimizerOps, AttentionOps, LayerNormOps, ElementwiseOps, CAFUOps {
+public protocol Backend: AnyObject, GemmOps, CopyOps, EmbeddingOps, LossOps, OptimizerOps, AttentionOps, LayerNormOps, ElementwiseOps, CAFUOps, SoftmaxOps {
     var kind: BackendKind { get }
     /// Human-readable: "cpu (OpenBLAS ...)" or "opencl:0 (device name)".
     var name: String { get }

@@ -137,6 +137,16 @@ enum OpBenchmarks {
                 let out = try b.makeTensor(q), lse = try b.makeTensor([p.batch, p.heads, p.queryLength])
                 return { try b.attentionForward(p, q: tq, k: tk, v: tv, keyMask: mask, out: out, logSumExp: lse) }
             },
+            // The unfused baseline (GEMM + masked softmax + GEMM) on the same inputs, credited
+            // with the fused row's flops so GFLOP/s compare directly. Its bytes are what it moves:
+            // every K and V row (the GEMMs do not skip padding) and the score matrix written and
+            // read twice (score GEMMs → softmax in place → output GEMMs).
+            KernelBenchmark(op: "attention-unfused", shape: "fwd " + shape, flops: 4 * core,
+                            bytes: unfusedBytes(p)) { b in
+                let (tq, tk, tv, mask) = try inputs(b)
+                let out = try b.makeTensor(q), unfused = try UnfusedAttention(p, backend: b)
+                return { try unfused.forward(q: tq, k: tk, v: tv, keyMask: mask, out: out) }
+            },
             // Backward recomputes QKᵀ, then dV, dP, dQ, dK: five products of the forward's size.
             KernelBenchmark(op: "attention", shape: "bwd " + shape, flops: 10 * core, bytes: bwdBytes) { b in
                 let (tq, tk, tv, mask) = try inputs(b)
@@ -148,6 +158,13 @@ enum OpBenchmarks {
                                                  dOut: dOut, dQ: dq, dK: dk, dV: dv) }
             },
         ]
+    }
+
+    /// Bytes of `UnfusedAttention.forward`: Q read, O written, all of K and V, the mask, and
+    /// four passes over the `[B·H·Lq, Lk]` scores.
+    static func unfusedBytes(_ p: AttentionParameters) -> Double {
+        let d = p.modelWidth, scores = p.batch * p.heads * p.queryLength * p.keyLength
+        return Double(4 * (2 * p.batch * p.queryLength * d + 2 * p.batch * p.keyLength * d + p.batch * p.keyLength + 4 * scores))
     }
 
     static func embedding(rows n: Int, dim: Int, tableRows: Int, tag: String) -> [KernelBenchmark] {

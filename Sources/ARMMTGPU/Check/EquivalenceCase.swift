@@ -44,6 +44,8 @@ public enum SelfTest {
             + LayerNormChecks.cases()
             + ElementwiseChecks.cases()
             + CAFUChecks.cases()
+            + SoftmaxChecks.cases()
+            + UnfusedAttentionChecks.cases()
     }
 
     /// Runs `cases` on `backend`; a thrown error fails that case and the run goes on.

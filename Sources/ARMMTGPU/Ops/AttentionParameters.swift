@@ -55,6 +55,14 @@ public struct AttentionParameters: Equatable, Sendable {
 
     /// Checks sizes, layouts and the tensors of a forward call.
     public func validateForward(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor?, out: Tensor, logSumExp: Tensor) throws {
+        try validateOperands(q: q, k: k, v: v, keyMask: keyMask, out: out)
+        try Check.dtype(logSumExp, .float32, "attention logSumExp")
+        try Check.shape(logSumExp, [batch, heads, queryLength], "attention logSumExp")
+    }
+
+    /// Checks sizes, layouts, Q, K, V, the mask and O (the forward's checks without the
+    /// softmax statistics, which `UnfusedAttention` does not produce).
+    public func validateOperands(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor?, out: Tensor) throws {
         guard batch >= 1, queryLength >= 1, keyLength >= 1, heads >= 1 else {
             throw fail("batch, lengths and heads must be at least 1")
         }
@@ -70,8 +78,6 @@ public struct AttentionParameters: Equatable, Sendable {
             try Check.dtype(keyMask, .float32, "attention key mask")
             try Check.shape(keyMask, [batch, keyLength], "attention key mask")
         }
-        try Check.dtype(logSumExp, .float32, "attention logSumExp")
-        try Check.shape(logSumExp, [batch, heads, queryLength], "attention logSumExp")
     }
 
     /// Checks a backward call: the forward's tensors plus `dOut`, `dQ`, `dK`, `dV`.

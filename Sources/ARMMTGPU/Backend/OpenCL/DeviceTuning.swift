@@ -26,6 +26,7 @@ public struct DeviceTuning: Sendable {
     public var cafuMaxTile = 32                // host: most items per CAFU forward work-group
     public var cafuChunk = 32                  // CAFU_KC: input columns of W1 staged per step
     public var cafuMaxAccumulators = 8         // CAFU_ACC: hidden outputs per work-item (bounds tile·hidden)
+    public var softmaxGroupSize = 128          // SMAX_WG: masked row softmax work-group (a power of two)
 
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
@@ -68,6 +69,7 @@ public struct DeviceTuning: Sendable {
             "#define CAFU_WG \(cafuGroupSize)",
             "#define CAFU_KC \(cafuChunk)",
             "#define CAFU_ACC \(cafuMaxAccumulators)",
+            "#define SMAX_WG \(softmaxGroupSize)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }
