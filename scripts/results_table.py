@@ -12,7 +12,7 @@ import statistics as st
 import sys
 
 ORDER = ["full", "text-only", "image-only", "no-modalities", "fusion-concat", "fusion-mean",
-         "no-behaviour-attention", "mpsa-single", "mpsa-off", "no-auxiliary-task", "prm-preset"]
+         "no-behaviour-attention", "mpsa-single", "mpsa-off", "no-interaction", "no-auxiliary-task", "prm-preset"]
 KEYS = ["auc", "gauc", "ndcg@10", "loss"]  # "loss": log loss of the main-target logits
 
 

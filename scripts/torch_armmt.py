@@ -27,7 +27,7 @@ checkpoint loads with `model.load_state_dict(...)`; a reader for the engine's da
 
 Model switches (every mode; defaults as docs/MODEL.md): --width 64 --heads 4 --blocks 1
 --embedding-width 16 --cafu-hidden 64 --modalities text,image|text|image|none --fusion cafu|concat|mean
---gate scalar|vector --behaviour-attention on|off --mpsa multi|single|off --aux-weight 0.3
+--gate scalar|vector --behaviour-attention on|off --mpsa multi|single|off --interaction product|none --aux-weight 0.3
 --loss bce|listwise --preset prm, or --config FILE_OR_JSON holding the same keys (flags win).
 A checkpoint whose safetensors metadata has a "config" JSON entry supplies the base config.
 Self-check: python3 scripts/test_torch_armmt.py
@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 DEFAULTS = dict(width=64, heads=4, blocks=1, embedding_width=16, cafu_hidden=64,
                 modalities=["text", "image"], fusion="cafu", gate="scalar", behaviour_attention=True,
-                mpsa="multi", aux_weight=0.3, loss="bce", preset=None, seed=0)
+                mpsa="multi", interaction="product", aux_weight=0.3, loss="bce", preset=None, seed=0)
 NEG = torch.finfo(torch.float32).min  # a masked logit: exp(NEG - max) == 0, and never NaN
 
 
@@ -62,6 +62,7 @@ def resolve_config(cfg):
     assert set(c["modalities"]) <= {"text", "image"}, c["modalities"]
     assert c["fusion"] in ("cafu", "concat", "mean") and c["gate"] in ("scalar", "vector")
     assert c["mpsa"] in ("multi", "single", "off") and c["loss"] in ("bce", "listwise")
+    assert c["interaction"] in ("product", "none"), c["interaction"]
     assert c["width"] % c["heads"] == 0, "heads must divide width"
     assert c["mpsa"] != "multi" or c["heads"] % 2 == 0, "mpsa=multi needs an even number of heads"
     return c
@@ -225,7 +226,9 @@ class ARMMT(nn.Module):
         self.joint = nn.Linear(2 * d, d)
         n_blocks = 0 if c["mpsa"] == "off" else c["blocks"]
         self.mpsa = nn.ModuleList(MPSABlock(d, H, c["mpsa"]) for _ in range(n_blocks))
-        self.head = MLP([4 * d, 2 * d, d, dims["targets"]])
+        # r_item ⊙ r_pers joins the head's input when both CAFU units exist (switch interaction).
+        self.interacts = c["interaction"] == "product" and M > 0 and self.use_beh
+        self.head = MLP([(5 if self.interacts else 4) * d, 2 * d, d, dims["targets"]])
         self.aux_head = MLP([3 * d, d, 1]) if c["aux_weight"] > 0 else None
 
     def forward(self, b):
@@ -266,7 +269,8 @@ class ARMMT(nn.Module):
         z = self.joint(torch.cat([h_item, h_pers], -1))              # u
         for block in self.mpsa:
             z = block(z, h_item, h_pers, cand_mask)
-        logits = self.head(torch.cat([z, h_item, h_pers, cK], -1))
+        head_in = [z, h_item, h_pers, cK] + ([r_item * r_pers] if self.interacts else [])
+        logits = self.head(torch.cat(head_in, -1))
         aux = self.aux_head(torch.cat([r_item, r_pers, cK], -1)) if self.aux_head is not None else None
         return logits, aux, alpha_item, alpha_pers
 
@@ -603,7 +607,7 @@ def config_from_args(a, base):
     mods = None if a.modalities is None else [m for m in a.modalities.split(",") if m and m != "none"]
     flags = dict(width=a.width, heads=a.heads, blocks=a.blocks, embedding_width=a.embedding_width,
                  cafu_hidden=a.cafu_hidden, modalities=mods, fusion=a.fusion, gate=a.gate,
-                 behaviour_attention=onoff(a.behaviour_attention), mpsa=a.mpsa, aux_weight=a.aux_weight,
+                 behaviour_attention=onoff(a.behaviour_attention), mpsa=a.mpsa, interaction=a.interaction, aux_weight=a.aux_weight,
                  loss=a.loss, preset=a.preset, seed=a.seed)
     cfg.update({k: v for k, v in flags.items() if v is not None})
     return cfg
@@ -644,6 +648,7 @@ def main(argv=None):
     p.add_argument("--gate", choices=["scalar", "vector"])
     p.add_argument("--behaviour-attention", choices=["on", "off"])
     p.add_argument("--mpsa", choices=["multi", "single", "off"])
+    p.add_argument("--interaction", choices=["product", "none"])
     p.add_argument("--aux-weight", type=float)
     p.add_argument("--loss", choices=["bce", "listwise"])
     p.add_argument("--preset", choices=["none", "prm"])

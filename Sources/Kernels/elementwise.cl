@@ -79,6 +79,15 @@ void elementwise_add(const int n, __global const REAL* a, __global const REAL* b
     if (i < n) out[i] = a[i] + b[i];
 }
 
+// out = a * b, or out += a * b (accumulate != 0); out may alias a or b when not accumulating.
+__kernel __attribute__((reqd_work_group_size(EW_WG, 1, 1)))
+void elementwise_multiply(const int n, const int accumulate, __global const REAL* a, __global const REAL* b,
+                          __global REAL* out)
+{
+    const int i = get_global_id(0);
+    if (i < n) out[i] = accumulate ? a[i] * b[i] + out[i] : a[i] * b[i];
+}
+
 // y = alpha * x + y.
 __kernel __attribute__((reqd_work_group_size(EW_WG, 1, 1)))
 void elementwise_axpy(const int n, const REAL alpha, __global const REAL* x, __global REAL* y)

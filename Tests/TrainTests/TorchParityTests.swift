@@ -35,6 +35,7 @@ final class TorchParityTests: XCTestCase {
     func testMeanFusion() throws { try check("fusion-mean") { $0.fusion = .mean } }
     func testSingleMPSA() throws { try check("mpsa-single") { $0.mpsa = .single } }
     func testNoMPSA() throws { try check("mpsa-off") { $0.mpsa = .off } }
+    func testNoInteraction() throws { try check("interaction-none") { $0.interaction = .none } }
     func testNoBehaviourAttention() throws { try check("behaviour-off") { $0.behaviourAttention = false } }
     func testTextOnly() throws { try check("text-only") { $0.modalities = [.text] } }
     func testImageOnlyVectorGate() throws {

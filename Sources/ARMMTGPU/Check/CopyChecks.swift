@@ -46,6 +46,10 @@ public enum CopyChecks {
             copyCase(WindowCopy(rows: 7, cols: 3, dstStride: 8, dstOffset: 5, repeatRows: 3, accumulate: true, scale: -0.5), quick: true),
             copyCase(WindowCopy(rows: 256 * 33, cols: 65, dstStride: 130, dstOffset: 65, repeatRows: 33)),
             copyCase(WindowCopy(rows: 129, cols: 127, srcStride: 200, accumulate: true)),
+            // Large enough to be split over cores by the CPU fast path, odd widths for the tails.
+            copyCase(WindowCopy(rows: 1031, cols: 67, srcStride: 70, dstStride: 80, srcOffset: 3, dstOffset: 13,
+                                accumulate: true, scale: 0.75)),
+            copyCase(WindowCopy(rows: 1031, cols: 63, dstStride: 64, scale: -2)),
             sumCase(GroupSum(groups: 3, groupSize: 5, cols: 7, srcStride: 9, srcOffset: 2), quick: true),
             sumCase(GroupSum(groups: 2, groupSize: 1, cols: 17, dstStride: 20, accumulate: true), quick: true),
             sumCase(GroupSum(groups: 129, groupSize: 33, cols: 65, srcStride: 130, srcOffset: 65, accumulate: true)),

@@ -80,6 +80,28 @@ public enum ElementwiseChecks {
         }
     }
 
+    /// multiply: out = a ⊙ b (poisoned output, and in place into a) and out += a ⊙ b.
+    public static func multiplyCase(count: Int, seed: UInt64 = 5, quick: Bool = false) -> EquivalenceCase {
+        EquivalenceCase(op: "elementwise", shape: "multiply n=\(count)", quick: quick) { backend in
+            var rng = SeededRandom(seed: seed &+ UInt64(count))
+            let a = rng.floats(count), b = rng.floats(count), c = rng.floats(count)
+            let ta = try backend.tensor(a, shape: [count]), tb = try backend.tensor(b, shape: [count])
+            let tout = try backend.makeTensor([count])
+            try backend.fill(tout, with: .nan)
+            try backend.multiply(ta, tb, out: tout, accumulate: false)
+            let ta2 = try backend.tensor(a, shape: [count])
+            try backend.multiply(ta2, tb, out: ta2, accumulate: false)
+            let tacc = try backend.tensor(c, shape: [count])
+            try backend.multiply(ta, tb, out: tacc, accumulate: true)
+            let product = zip(a, b).map { Double($0) * Double($1) }
+            let accumulated = zip(product, c).map { $0 + Double($1) }
+            let tol = Tolerance(reductionLength: 1)
+            return [Comparison.compare("multiply", actual: try backend.read(tout), expected: product, tolerance: tol),
+                    Comparison.compare("multiply in place", actual: try backend.read(ta2), expected: product, tolerance: tol),
+                    Comparison.compare("multiply accumulate", actual: try backend.read(tacc), expected: accumulated, tolerance: tol)]
+        }
+    }
+
     public static func cases() -> [EquivalenceCase] {
         var out: [EquivalenceCase] = []
         for act in BiasActivation.allCases {
@@ -94,6 +116,7 @@ public enum ElementwiseChecks {
             out.append(biasActivationCase(act, rows: 0, cols: 5, backward: true))
         }
         for n in [1, 3, 255, 257, 4099] { out.append(vectorCase(count: n, quick: n == 3)) }
+        for n in [1, 7, 129, 4099] { out.append(multiplyCase(count: n, quick: n == 7)) }
         return out
     }
 }

@@ -42,6 +42,11 @@ public final class ARMMTModel: TrainableModel {
     private let ePos: Tensor
     /// `[N, 2d]` = `[h_I ⊕ h_P]`.
     private let hIP: Tensor
+    /// Width of the main head's input: 4d, or 5d with the `interaction` product.
+    private let headWidth: Int
+    /// `[N, d]`: `r_item ⊙ r_pers` in the forward, its gradient in the backward; nil without
+    /// the product (switch off, no modality or no personalized branch).
+    private let interaction: Tensor?
     private let u: Tensor
     // Gradients of activations.
     private let dE: Tensor
@@ -80,7 +85,9 @@ public final class ARMMTModel: TrainableModel {
         persFusion = s.personalized ? try FusionUnit(f, s, name: "cafu_pers", kind: config.fusion) : nil
         joint = try Linear(f, "joint", inputs: 2 * d, outputs: d)
         blocks = config.mpsa == .off ? [] : try (0..<config.blocks).map { try MPSABlock(f, s, index: $0) }
-        head = try HeadMLP(f, "head", rows: n, widths: [4 * d, 2 * d, d, s.targets])
+        let interacts = config.interaction == .product && m > 0 && s.personalized
+        headWidth = (interacts ? 5 : 4) * d
+        head = try HeadMLP(f, "head", rows: n, widths: [headWidth, 2 * d, d, s.targets])
         aux = s.hasAux ? try HeadMLP(f, "aux_head", rows: n, widths: [3 * d, d, 1]) : nil
         parameters = f.created
 
@@ -91,6 +98,7 @@ public final class ARMMTModel: TrainableModel {
         contextE = config.fusion == .cafu && m > 0 ? try be.makeTensor([n, 2 * d]) : nil
         ePos = try be.makeTensor([n, d])
         hIP = try be.makeTensor([n, 2 * d])
+        interaction = interacts ? try be.makeTensor([n, d]) : nil
         u = try be.makeTensor([n, d])
         dE = try be.makeTensor([n, d])
         dC = try be.makeTensor([b, d])
@@ -176,9 +184,16 @@ public final class ARMMTModel: TrainableModel {
         }
 
         // Main head input [z ⊕ h_I ⊕ h_P ⊕ c].
-        try be.copyColumns(rows: n, cols: d, from: Slab(z), to: Slab(head.input, ld: 4 * d))
-        try be.copyColumns(rows: n, cols: 2 * d, from: Slab(hIP), to: Slab(head.input, ld: 4 * d, offset: d))
-        try be.copyColumns(rows: n, cols: d, from: Slab(c), to: Slab(head.input, ld: 4 * d, offset: 3 * d), repeatRows: s.k)
+        let hw = headWidth
+        try be.copyColumns(rows: n, cols: d, from: Slab(z), to: Slab(head.input, ld: hw))
+        try be.copyColumns(rows: n, cols: 2 * d, from: Slab(hIP), to: Slab(head.input, ld: hw, offset: d))
+        try be.copyColumns(rows: n, cols: d, from: Slab(c), to: Slab(head.input, ld: hw, offset: 3 * d), repeatRows: s.k)
+        if let interaction, let itemFusion, let persFusion {
+            // ⊕ r_item ⊙ r_pers: the candidate's match with the user, which the MLP would
+            // otherwise have to build as a product of its inputs (RESULTS.md).
+            try be.multiply(itemFusion.r, persFusion.r, out: interaction, accumulate: false)
+            try be.copyColumns(rows: n, cols: d, from: Slab(interaction), to: Slab(head.input, ld: hw, offset: 4 * d))
+        }
         try head.forward(be)
         if training, let aux {
             // Auxiliary input [r_item ⊕ r_pers ⊕ c].
@@ -218,8 +233,9 @@ public final class ARMMTModel: TrainableModel {
 
         try be.fill(dHIP, with: 0)
         let dTop = blocks.last?.dZ ?? dU
-        try be.copyColumns(rows: n, cols: d, from: Slab(head.dInput, ld: 4 * d), to: Slab(dTop))
-        try be.copyColumns(rows: n, cols: 2 * d, from: Slab(head.dInput, ld: 4 * d, offset: d), to: Slab(dHIP), accumulate: true)
+        let hw = headWidth
+        try be.copyColumns(rows: n, cols: d, from: Slab(head.dInput, ld: hw), to: Slab(dTop))
+        try be.copyColumns(rows: n, cols: 2 * d, from: Slab(head.dInput, ld: hw, offset: d), to: Slab(dHIP), accumulate: true)
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             try blocks[i].backward(be, u: i == 0 ? u : blocks[i - 1].z, hIP: hIP, mask: inputs.candMask,
                                    dU: i == 0 ? dU : blocks[i - 1].dZ, dHIP: dHIP, ones: ones)
@@ -235,6 +251,12 @@ public final class ARMMTModel: TrainableModel {
                                    accumulate: true)
             }
         }
+        if let interaction, let itemFusion, let persFusion {
+            // ∂(r_item ⊙ r_pers): the product's input buffer now holds its gradient.
+            try be.copyColumns(rows: n, cols: d, from: Slab(head.dInput, ld: hw, offset: 4 * d), to: Slab(interaction))
+            try be.multiply(interaction, persFusion.r, out: itemFusion.dR, accumulate: true)
+            try be.multiply(interaction, itemFusion.r, out: persFusion.dR, accumulate: true)
+        }
         try be.copyColumns(rows: n, cols: d, from: Slab(dHIP, ld: 2 * d), to: Slab(dEPos))
         try be.copyColumns(rows: n, cols: d, from: Slab(dHIP, ld: 2 * d, offset: d), to: Slab(dEPos), accumulate: true)
         try be.sumEveryRow(batch: b, dx: dEPos, dTable: positionEmb.grad, ones: ones)
@@ -244,7 +266,7 @@ public final class ARMMTModel: TrainableModel {
 
         // ∂L/∂e and ∂L/∂c from every use.
         try be.copyColumns(rows: n, cols: d, from: Slab(dEPos), to: Slab(dE))
-        try be.sumRows(groups: b, size: s.k, cols: d, from: Slab(head.dInput, ld: 4 * d, offset: 3 * d), to: Slab(dC))
+        try be.sumRows(groups: b, size: s.k, cols: d, from: Slab(head.dInput, ld: hw, offset: 3 * d), to: Slab(dC))
         if let aux {
             try be.sumRows(groups: b, size: s.k, cols: d, from: Slab(aux.dInput, ld: 3 * d, offset: 2 * d), to: Slab(dC),
                            accumulate: true)

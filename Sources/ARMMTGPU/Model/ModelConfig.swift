@@ -25,6 +25,15 @@ public enum MPSAKind: String, Codable, Sendable, CaseIterable {
     case off
 }
 
+/// How the main head sees the item and personalized multimodal representations together
+/// (switch `interaction`).
+public enum HeadInteraction: String, Codable, Sendable, CaseIterable {
+    /// `r_item ⊙ r_pers` is appended to the main head's input, when both units exist.
+    case product
+    /// The head input is `[z ⊕ h_I ⊕ h_P ⊕ c]` only, as ARMMT-SPEC §2 writes it.
+    case none
+}
+
 /// The main loss (switch `loss`).
 public enum MainLoss: String, Codable, Sendable, CaseIterable {
     case bce, listwise
@@ -49,6 +58,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var gate: CAFUGate = .scalar
     public var behaviourAttention = true
     public var mpsa: MPSAKind = .multi
+    public var interaction: HeadInteraction = .product
     /// λ: weight of the auxiliary loss; 0 removes the auxiliary head and its parameters.
     public var auxWeight: Float = 0.3
     public var loss: MainLoss = .bce
@@ -81,7 +91,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case modalities, fusion, gate
         case behaviourAttention = "behaviour_attention"
-        case mpsa
+        case mpsa, interaction
         case auxWeight = "aux_weight"
         case loss, preset, width, heads, blocks
         case embeddingWidth = "embedding_width"
@@ -162,6 +172,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if let v = try choice(.gate, CAFUGate.self) { gate = v }
         if let v = try value(.behaviourAttention, Bool.self) { behaviourAttention = v }
         if let v = try choice(.mpsa, MPSAKind.self) { mpsa = v }
+        if let v = try choice(.interaction, HeadInteraction.self) { interaction = v }
         if let v = try value(.auxWeight, Float.self) { auxWeight = v }
         if let v = try choice(.loss, MainLoss.self) { loss = v }
         if let v = try value(.width, Int.self) { width = v }
@@ -180,6 +191,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try c.encode(gate.rawValue, forKey: .gate)
         try c.encode(behaviourAttention, forKey: .behaviourAttention)
         try c.encode(mpsa, forKey: .mpsa)
+        try c.encode(interaction, forKey: .interaction)
         try c.encode(auxWeight, forKey: .auxWeight)
         try c.encode(loss, forKey: .loss)
         try c.encodeIfPresent(preset, forKey: .preset)

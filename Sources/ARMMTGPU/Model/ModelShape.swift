@@ -60,7 +60,7 @@ public struct ModelShape: Sendable, Equatable {
         denseCount = schema.itemDense.count
         listCount = schema.listFeatures.count
         personalized = config.behaviourAttention && !modalities.isEmpty && schema.dims.lMax > 0
-        let largest = max(projectedRows * max(textDim, imageDim, 4 * d), candidateRows * max(4 * d, itemInputWidth))
+        let largest = max(projectedRows * max(textDim, imageDim, 4 * d), candidateRows * max(5 * d, itemInputWidth))
         guard largest < Int(Int32.max) else {
             throw EngineError.usage("model: batch size \(maxBatch) makes activations beyond 2^31 elements; use a smaller batch")
         }

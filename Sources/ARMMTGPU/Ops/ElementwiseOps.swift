@@ -71,6 +71,11 @@ public protocol ElementwiseOps {
 
     /// `y = α·x + y` elementwise (BLAS axpy); same element counts.
     func scaleAdd(alpha: Float, x: Tensor, y: Tensor) throws
+
+    /// `out = a ⊙ b`, or `out += a ⊙ b` with `accumulate`, elementwise; same element counts
+    /// (out may be a or b when not accumulating). Its own adjoint: `da (+)= dOut ⊙ b`,
+    /// `db (+)= dOut ⊙ a`.
+    func multiply(_ a: Tensor, _ b: Tensor, out: Tensor, accumulate: Bool) throws
 }
 
 enum ElementwiseValidation {

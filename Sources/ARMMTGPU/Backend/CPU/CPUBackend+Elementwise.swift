@@ -27,4 +27,10 @@ extension CPUBackend: ElementwiseOps {
         try ElementwiseValidation.sameCount("scaleAdd", [(y, "y"), (x, "x")])
         ElementwiseReference.scaleAdd(count: x.count, alpha: alpha, x: try host(x, "x"), y: try host(y, "y"))
     }
+
+    public func multiply(_ a: Tensor, _ b: Tensor, out: Tensor, accumulate: Bool) throws {
+        try ElementwiseValidation.sameCount("multiply", [(a, "a"), (b, "b"), (out, "out")])
+        ElementwiseReference.multiply(count: a.count, a: try host(a, "a"), b: try host(b, "b"), out: try host(out, "out"),
+                                      accumulate: accumulate)
+    }
 }

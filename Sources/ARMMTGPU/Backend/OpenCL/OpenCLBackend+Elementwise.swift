@@ -58,6 +58,15 @@ extension OpenCLBackend: ElementwiseOps {
         try axpy(alpha, x, y, "scaleAdd")
     }
 
+    public func multiply(_ a: Tensor, _ b: Tensor, out: Tensor, accumulate: Bool) throws {
+        try ElementwiseValidation.sameCount("multiply", [(a, "a"), (b, "b"), (out, "out")])
+        let ba = try buffer(a, "multiply a"), bb = try buffer(b, "multiply b"), bo = try buffer(out, "multiply out")
+        guard a.count > 0 else { return }
+        try elementwiseKernel("elementwise_multiply").launch(
+            [.int(Int32(a.count)), .int(accumulate ? 1 : 0), .buffer(ba), .buffer(bb), .buffer(bo)],
+            global: [a.count], local: [tuning.elementwiseGroupSize])
+    }
+
     private func axpy(_ alpha: Float, _ x: Tensor, _ y: Tensor, _ op: String) throws {
         let bx = try buffer(x, "\(op) x"), by = try buffer(y, "\(op) y")
         try elementwiseKernel("elementwise_axpy").launch([.int(Int32(x.count)), .float(alpha), .buffer(bx), .buffer(by)],

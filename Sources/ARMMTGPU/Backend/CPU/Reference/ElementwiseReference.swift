@@ -51,4 +51,13 @@ public enum ElementwiseReference {
     public static func scaleAdd<T: BinaryFloatingPoint>(count: Int, alpha: T, x: UnsafePointer<T>, y: UnsafeMutablePointer<T>) {
         for i in 0..<count { y[i] = alpha * x[i] + y[i] }
     }
+
+    public static func multiply<T: BinaryFloatingPoint>(count: Int, a: UnsafePointer<T>, b: UnsafePointer<T>,
+                                                        out: UnsafeMutablePointer<T>, accumulate: Bool) {
+        if accumulate {
+            for i in 0..<count { out[i] = a[i] * b[i] + out[i] }
+        } else {
+            for i in 0..<count { out[i] = a[i] * b[i] }
+        }
+    }
 }
