@@ -35,6 +35,8 @@ for seed in $seeds; do
     name=${entry%%|*}
     model=${entry#*|}
     slug=$(echo "$name" | tr ' ' '-')
+    # RESULTS_ONLY="full prm-preset ...": just these configs (slugs), e.g. to finish the key rows first.
+    if [ -n "${RESULTS_ONLY:-}" ] && [[ " $RESULTS_ONLY " != *" $slug "* ]]; then continue; fi
     run="$out/$slug/seed$seed"
     [ -f "$run.test.json" ] && continue
     mkdir -p "$out/$slug"
