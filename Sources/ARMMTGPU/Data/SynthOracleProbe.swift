@@ -60,8 +60,10 @@ public enum SynthOracleProbe {
     public static func run(_ config: SynthConfig, termsCSV: String? = nil) throws -> (rows: [Row], taste: TasteEstimate) {
         try config.validate()
         let w = SynthWorld(config: config)
-        let valid = samples(w, split: 1, count: config.resolvedValid, firstRequestID: config.trainRequests)
-        let test = samples(w, split: 2, count: config.resolvedTest, firstRequestID: config.trainRequests + config.resolvedValid)
+        let beta = betaByAge(w)
+        let valid = samples(w, split: 1, count: config.resolvedValid, firstRequestID: config.trainRequests, betaByAge: beta)
+        let test = samples(w, split: 2, count: config.resolvedTest, firstRequestID: config.trainRequests + config.resolvedValid,
+                           betaByAge: beta)
         func auc(_ s: [Sample], _ eta: (Sample) -> Float) -> Double {
             RankingMetrics.auc(scores: s.map { Double(eta($0)) }, labels: s.map { $0.purchased ? 1.0 : 0.0 }) ?? .nan
         }
@@ -102,15 +104,18 @@ public enum SynthOracleProbe {
         try AtomicFileWriter.write(Array(text.utf8), to: path)
     }
 
-    static func samples(_ w: SynthWorld, split: Int, count: Int, firstRequestID: Int) -> [Sample] {
-        let c = w.config, d = SynthWorld.styleDim
-        // E[β | age bucket] over the world's users: what the profile says about β.
+    /// E[β | age bucket] over the world's users: what the profile says about β.
+    static func betaByAge(_ w: SynthWorld) -> [Float] {
         var betaSum = [Float](repeating: 0, count: SynthWorld.ageBuckets), betaCount = betaSum
-        for u in 0..<c.resolvedUsers {
+        for u in 0..<w.config.resolvedUsers {
             betaSum[Int(w.userAge[u])] += w.userPriceSensitivity[u]
             betaCount[Int(w.userAge[u])] += 1
         }
-        let betaByAge = zip(betaSum, betaCount).map { $1 > 0 ? $0 / $1 : 0.75 }
+        return zip(betaSum, betaCount).map { $1 > 0 ? $0 / $1 : 0.75 }
+    }
+
+    static func samples(_ w: SynthWorld, split: Int, count: Int, firstRequestID: Int, betaByAge: [Float]) -> [Sample] {
+        let c = w.config, d = SynthWorld.styleDim
         var out: [Sample] = []
         var query = [Float](repeating: 0, count: c.queryDim)
         for r in 0..<count {

@@ -1,5 +1,5 @@
 /// Short loops over one row of floats, eight at a time with a scalar tail, for the fast paths
-/// that work row by row on cache-resident blocks (CAFU). Every sum runs in a fixed order.
+/// that work row by row (CAFU, the window copies). Every sum runs in a fixed order.
 enum RowVectors {
     /// dst = a·src.
     @inline(__always) static func scale(_ src: UnsafePointer<Float>, by a: Float, into dst: UnsafeMutablePointer<Float>, count n: Int) {
