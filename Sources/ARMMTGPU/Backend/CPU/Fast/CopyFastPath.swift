@@ -1,7 +1,7 @@
 /// Float fast path of the window copy and the group sum for the CPU backend (math: `CopyOps`;
 /// `CopyReference` stays the Double reference).
 ///
-/// The model assembles and splits its concatenations with these (about thirty 8192 × 64 windows
+/// The model assembles and splits its concatenations with these (dozens of `[B·K, d]` windows
 /// a training step). The reference copies row by row with one `memmove` call per 256-byte row on
 /// one core; here rows (or groups) are split over the cores and moved with `RowVectors`. Each
 /// output row is written by one task in the reference's order of operations, so results do not
