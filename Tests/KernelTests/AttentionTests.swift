@@ -321,6 +321,62 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// The CPU fast path reads K and V in place when a sample's valid keys are consecutive and
+    /// gathers them otherwise; both must give the same bits. Sample 0 has its valid keys as a
+    /// prefix; in the second layout the same keys, in the same order, have a masked key of
+    /// garbage after the first one, which forces the gather. O, lse, dQ and the valid rows of
+    /// dK and dV must match bit for bit.
+    func testInPlaceAndGatheredKeysGiveTheSameBits() throws {
+        let cpu = CPUBackend()
+        let (lq, lk, h, dh, n) = (32, 12, 4, 16, 9)
+        var rng = SeededRandom(seed: 21)
+        let row = h * dh
+        let q = (0..<(lq * row)).map { _ in Float(rng.uniform(-1, 1)) }
+        let keys = (0..<(n * row)).map { _ in Float(rng.uniform(-1, 1)) }
+        let values = (0..<(n * row)).map { _ in Float(rng.uniform(-1, 1)) }
+        let dOut = (0..<(lq * row)).map { _ in Float(rng.uniform(-1, 1)) }
+        let garbage = (0..<row).map { _ in Float(rng.uniform(-50, 50)) }
+        func layout(hole: Bool) -> ([Float], [Float], [Float]) {
+            var k = [Float](), v = [Float](), m = [Float]()
+            for j in 0..<lk {
+                let source = hole ? (j == 0 ? 0 : j == 1 ? -1 : j - 1) : j
+                if source >= 0 && source < n {
+                    k += keys[(source * row)..<((source + 1) * row)]
+                    v += values[(source * row)..<((source + 1) * row)]
+                    m.append(1)
+                } else {
+                    k += garbage
+                    v += garbage
+                    m.append(0)
+                }
+            }
+            return (k, v, m)
+        }
+        let p = AttentionParameters(batch: 1, queryLength: lq, keyLength: lk, heads: h, headDim: dh)
+        func run(hole: Bool) throws -> [[UInt32]] {
+            let (k, v, m) = layout(hole: hole)
+            let tq = try cpu.tensor(q, shape: [1, lq, h, dh]), tk = try cpu.tensor(k, shape: [1, lk, h, dh])
+            let tv = try cpu.tensor(v, shape: [1, lk, h, dh]), tm = try cpu.tensor(m, shape: [1, lk])
+            let tdo = try cpu.tensor(dOut, shape: [1, lq, h, dh])
+            let to = try cpu.makeTensor([1, lq, h, dh]), tl = try cpu.makeTensor([1, h, lq])
+            let tdq = try cpu.makeTensor(tq.shape), tdk = try cpu.makeTensor(tk.shape), tdv = try cpu.makeTensor(tv.shape)
+            try cpu.attentionForward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl)
+            try cpu.attentionBackward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl, dOut: tdo,
+                                      dQ: tdq, dK: tdk, dV: tdv)
+            // dK, dV: the rows of the valid keys only, in key order.
+            let validRows = (0..<lk).filter { m[$0] != 0 }
+            func rows(_ t: Tensor) throws -> [Float] {
+                let all = try cpu.read(t)
+                return validRows.flatMap { all[($0 * row)..<(($0 + 1) * row)] }
+            }
+            return try [cpu.read(to), cpu.read(tl), cpu.read(tdq), rows(tdk), rows(tdv)].map { $0.map(\.bitPattern) }
+        }
+        let inPlace = try run(hole: false), gathered = try run(hole: true)
+        for (name, i) in [("O", 0), ("lse", 1), ("dQ", 2), ("dK", 3), ("dV", 4)] {
+            XCTAssertEqual(inPlace[i], gathered[i], "\(name): in-place and gathered keys differ")
+        }
+    }
+
     // MARK: c. validation
 
     func testValidationErrorsNameTheTensor() throws {

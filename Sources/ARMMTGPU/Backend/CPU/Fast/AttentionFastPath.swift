@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// Float fast path of fused attention for the CPU backend (math and shapes: `AttentionOps`;
@@ -8,19 +9,19 @@ import Foundation
 ///
 /// At the model's shapes the arithmetic per (sample, head) is a few microseconds, so memory
 /// decides the speed: a head's slice of a token row is only `dh` floats (64 bytes at dh = 16)
-/// inside a row of `H·dh`, and walking one head at a time missed the cache line after line.
-/// Instead each operand row of a sample is read once, whole (all heads), in token order, into
-/// per-head SIMD-friendly copies in the task's workspace, while the next sample's rows are
-/// already being loaded (`touch`). Results of all heads are staged in `[rows, H·dh8]` buffers
-/// and written out row by row, again whole rows in order.
+/// inside a row of `H·dh`. The next sample's rows are prefetched (its outputs for writing)
+/// while the current one computes. Operands are read in place when dh is a multiple of 8 and
+/// the valid keys are consecutive (`HeadRows`), else gathered once, whole rows in token order,
+/// into per-head copies in the task's workspace. Results of all heads are staged in
+/// `[rows, H·dh8]` buffers and written out row by row, whole rows in order.
 ///
 /// Scores are kept transposed, `Sᵀ [n, Lq8]` (keys × queries, n the valid keys, Lq8 = Lq
 /// rounded up to 8): the softmax over keys is then lane-wise across rows (max, exp, sum and
-/// log of 8 queries at once, no horizontal reductions, no padded keys). Copies: K, V rows
-/// `[n4, dh8]` (n4 = n rounded up to 4, extra rows 0), Q, dO rows `[Lq, dh8]`, and
-/// scale·Qᵀ, dOᵀ `[dh, Lq8]` (dh8 = dh rounded up to 8, padding 0). Every product is a
-/// `SmallGemm` with an 8-wide column dimension, transposed operands read in place through its
-/// column stride.
+/// log of 8 queries at once, no horizontal reductions, no padded keys). Copies: scale·Qᵀ and
+/// dOᵀ `[dh, Lq8]` always; K, V rows `[n4, dh8]` (n4 = n rounded up to 4, extra rows 0) and
+/// Q, dO rows `[Lq, dh8]` (dh8 = dh rounded up to 8, padding 0) when not read in place.
+/// Every product is a `SmallGemm` with an 8-wide column dimension, transposed operands read
+/// in place through its column stride.
 enum AttentionFastPath {
     @inline(__always) static func round8(_ x: Int) -> Int { (x + 7) & ~7 }
     @inline(__always) static func round4(_ x: Int) -> Int { (x + 3) & ~3 }
@@ -35,7 +36,7 @@ enum AttentionFastPath {
         let s, dP: UnsafeMutablePointer<Float>  // [n4, Lq8] Sᵀ/Pᵀ and dPᵀ/dSᵀ of one head
         let stageQ: UnsafeMutablePointer<Float>  // [Lq, H·dh8] O·rowsum or dQ/scale
         let stageK, stageV: UnsafeMutablePointer<Float>  // [n4, H·dh8] dK/scale, dV
-        let stat1, stat2: UnsafeMutablePointer<Float>  // [H, Lq8] lse and 1/rowsum, or lse and D
+        let stat1, stat2: UnsafeMutablePointer<Float>  // [H, Lq8] lse and 1/rowsum (forward), lse (backward)
 
         private static func sizes(_ p: AttentionParameters) -> [Int] {
             let n4 = round4(p.keyLength), lq8 = round8(p.queryLength), dh8 = round8(p.headDim), h = p.heads
@@ -90,40 +91,72 @@ enum AttentionFastPath {
         }
     }
 
-    /// Loads one float per 64-byte line of the rows `row(r)` (`width` floats each) that `take(r)`
-    /// accepts, into `sink`. Called for the next sample before the current one computes: the
-    /// loads are independent, so their cache misses overlap each other and the arithmetic,
-    /// where the gathers would otherwise stall on one short stream after another (Swift has no
-    /// prefetch instruction; plain loads feeding a sink do the same job). The loads feed four
-    /// sums, one per line of a 256-byte stretch: one sum made every load wait for the add of
-    /// the one before it.
+    /// Prefetches every 64-byte line of the rows `row(r)` (`width` floats each) that `take(r)`
+    /// accepts. Called for the next sample before the current one computes, so its cache misses
+    /// overlap the arithmetic, where the gathers would otherwise stall on one short stream after
+    /// another. (Plain loads feeding a sum did the same job but stalled the core on each miss.)
     @inline(__always)
-    static func touch(rows: Int, width: Int, sink: inout Float, take: (Int) -> Bool = { _ in true },
-                      _ row: (Int) -> UnsafePointer<Float>) {
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    static func prefetch(rows: Int, width: Int, take: (Int) -> Bool = { _ in true },
+                         _ row: (Int) -> UnsafePointer<Float>) {
         for r in 0..<rows where take(r) {
             let p = row(r)
             var c = 0
-            while c + 64 <= width {
-                s0 += p[c]
-                s1 += p[c + 16]
-                s2 += p[c + 32]
-                s3 += p[c + 48]
-                c += 64
-            }
             while c < width {
-                s0 += p[c]
+                armmt_prefetch(p + c)
                 c += 16
             }
-            s1 += p[width - 1]
+            armmt_prefetch(p + width - 1)
         }
-        sink += (s0 + s1) + (s2 + s3)
+    }
+
+    /// `prefetch` for rows about to be written: their lines arrive owned, so the stores of the
+    /// results do not stall on them.
+    @inline(__always)
+    static func prefetchForWrite(rows: Int, width: Int, _ row: (Int) -> UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let p = row(r)
+            var c = 0
+            while c < width {
+                armmt_prefetch_write(p + c)
+                c += 16
+            }
+            armmt_prefetch_write(p + width - 1)
+        }
+    }
+
+    /// Where an operand's head-h rows are read from: in place in the tensor (row stride `ld`,
+    /// heads `dh` apart) when its rows are consecutive and dh is a multiple of 8, since
+    /// `SmallGemm` reads whole 8-float vectors; else the gathered per-head copy (`ld` = dh8,
+    /// heads `rows·dh8` apart). Both give the same bits: every product sums in the same order.
+    struct HeadRows {
+        let base: UnsafePointer<Float>
+        let ld: Int
+        let headStride: Int
+        @inline(__always) func head(_ h: Int) -> UnsafePointer<Float> { base + h * headStride }
+    }
+
+    /// The valid keys form one run `first ..< first + n` (key masks are prefixes in practice).
+    @inline(__always)
+    static func keysAreConsecutive(_ w: Workspace, n: Int) -> Bool { w.valid[n - 1] - w.valid[0] == n - 1 }
+
+    /// Transposes the 8 × 8 tile whose rows are `t.0 … t.7`. Element (r, c) sits at index
+    /// 8r + c of the tile; transposing rotates that 6-bit index by 3, and one perfect unshuffle
+    /// (all even elements, then all odd ones) rotates it by 1, so three unshuffles transpose.
+    /// Each is 8 two-register deinterleaves, which LLVM lowers to shuffles: 48 in all, where
+    /// building each column lane by lane took 64 extracts and 64 inserts.
+    @inline(__always)
+    static func transpose8x8(_ t: inout (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8)) {
+        for _ in 0..<3 {
+            let p0 = SIMD16(lowHalf: t.0, highHalf: t.1), p1 = SIMD16(lowHalf: t.2, highHalf: t.3)
+            let p2 = SIMD16(lowHalf: t.4, highHalf: t.5), p3 = SIMD16(lowHalf: t.6, highHalf: t.7)
+            t = (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf, p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf)
+        }
     }
 
     /// `dst[r, i] = factor · row(i)[r]` for r < width (= H·dh: head h's `[dh, cols8]` block
     /// starts at row h·dh), i < rows; columns rows..<cols8 zero. Reads each row once, whole;
-    /// 8 × 8 tiles are transposed in registers and stored as vectors (one scalar store per
-    /// element cost more than the products that use the copy).
+    /// 8 × 8 tiles are transposed in registers (`transpose8x8`) and stored as vectors (one
+    /// scalar store per element cost more than the products that use the copy).
     @inline(__always)
     static func gatherTransposed(rows: Int, cols8: Int, width: Int, factor: Float, into dst: UnsafeMutablePointer<Float>,
                                  _ row: (Int) -> UnsafePointer<Float>) {
@@ -134,12 +167,17 @@ enum AttentionFastPath {
             let s4 = row(i + 4), s5 = row(i + 5), s6 = row(i + 6), s7 = row(i + 7)
             var r = 0
             while r < width8 {
-                let v0 = s0.load8(r), v1 = s1.load8(r), v2 = s2.load8(r), v3 = s3.load8(r)
-                let v4 = s4.load8(r), v5 = s5.load8(r), v6 = s6.load8(r), v7 = s7.load8(r)
-                for c in 0..<8 {
-                    let t = Float8(v0[c], v1[c], v2[c], v3[c], v4[c], v5[c], v6[c], v7[c])
-                    dst.store8(f * t, (r + c) * cols8 + i)
-                }
+                var t = (s0.load8(r), s1.load8(r), s2.load8(r), s3.load8(r), s4.load8(r), s5.load8(r), s6.load8(r), s7.load8(r))
+                transpose8x8(&t)
+                let at = dst + r * cols8 + i
+                at.store8(f * t.0, 0)
+                at.store8(f * t.1, cols8)
+                at.store8(f * t.2, 2 * cols8)
+                at.store8(f * t.3, 3 * cols8)
+                at.store8(f * t.4, 4 * cols8)
+                at.store8(f * t.5, 5 * cols8)
+                at.store8(f * t.6, 6 * cols8)
+                at.store8(f * t.7, 7 * cols8)
                 r += 8
             }
             for rr in width8..<width {
@@ -232,23 +270,50 @@ enum AttentionFastPath {
         if n < n4 { (s + n * lq8).update(repeating: 0, count: (n4 - n) * lq8) }
     }
 
-    /// Backward's elementwise step over `[n, lq8]` (rows n..<n4 set to 0): `s ← Pᵀ = e^(Sᵀ − lse)`,
-    /// `dP ← dSᵀ = Pᵀ ⊙ (dPᵀ − D)`, lse and D per query (lane).
+    /// Backward's elementwise step over `[n, lq8]` (rows n..<n4 set to 0), in place:
+    /// `s ← Pᵀ = e^(Sᵀ − lse)`, then per query (lane) `D = Σ_j P ⊙ dP` in key order, then
+    /// `dP ← dSᵀ = Pᵀ ⊙ (dPᵀ − D)`.
+    /// D is the softmax Jacobian's row term, `Σ_j P_ij·dP_ij`, which equals `dO_i·O_i`, the
+    /// usual way to form it. This way reads neither O nor dO again and runs 8 queries a lane
+    /// group. With one valid key P = e⁰ = 1 exactly, so D = dP and dS is exactly 0, as in the
+    /// reference.
     @inline(never)
     static func probabilitiesAndScoreGradient(_ s: UnsafeMutablePointer<Float>, _ dP: UnsafeMutablePointer<Float>,
-                                              n: Int, n4: Int, lq8: Int, lse: UnsafePointer<Float>, d: UnsafePointer<Float>) {
-        for j in 0..<n {
-            let row = s + j * lq8, dpr = dP + j * lq8
-            for g in stride(from: 0, to: lq8, by: 8) {
-                let pj = VectorMath.exp(row.load8(g) - lse.load8(g))
-                row.store8(pj, g)
-                dpr.store8(pj * (dpr.load8(g) - d.load8(g)), g)
+                                              n: Int, n4: Int, lq8: Int, lse: UnsafePointer<Float>) {
+        for g in stride(from: 0, to: lq8, by: 8) {
+            let col = s + g, dcol = dP + g, l = lse.load8(g)
+            var d = Float8()
+            for j in 0..<n {
+                let pj = VectorMath.exp(col.load8(j * lq8) - l)
+                col.store8(pj, j * lq8)
+                d = d.addingProduct(pj, dcol.load8(j * lq8))
+            }
+            for j in 0..<n {
+                dcol.store8(col.load8(j * lq8) * (dcol.load8(j * lq8) - d), j * lq8)
             }
         }
         if n < n4 {
             (s + n * lq8).update(repeating: 0, count: (n4 - n) * lq8)
             (dP + n * lq8).update(repeating: 0, count: (n4 - n) * lq8)
         }
+    }
+
+    /// K and V of sample b as `HeadRows`, gathering them into the workspace unless they can be
+    /// read in place; and how many rows of Sᵀ the score product writes (n in place, else n4,
+    /// the copies' zero padding included).
+    @inline(__always)
+    static func keyOperands(_ p: AttentionParameters, _ w: Workspace, b: Int, n: Int,
+                            k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                            ka: AttentionReference.Addressing, va: AttentionReference.Addressing) -> (HeadRows, HeadRows, Int) {
+        let dh = p.headDim, dh8 = round8(dh), n4 = round4(n)
+        if dh == dh8 && keysAreConsecutive(w, n: n) {
+            let first = w.valid[0]
+            return (HeadRows(base: k + ka.at(b, first, 0), ld: ka.rowStride, headStride: dh),
+                    HeadRows(base: v + va.at(b, first, 0), ld: va.rowStride, headStride: dh), n)
+        }
+        gatherRows(rows: n, paddedRows: n4, heads: p.heads, dh: dh, into: w.kc) { k + ka.at(b, w.valid[$0], 0) }
+        gatherRows(rows: n, paddedRows: n4, heads: p.heads, dh: dh, into: w.vc) { v + va.at(b, w.valid[$0], 0) }
+        return (HeadRows(base: w.kc, ld: dh8, headStride: n4 * dh8), HeadRows(base: w.vc, ld: dh8, headStride: n4 * dh8), n4)
     }
 
     static func forward(_ p: AttentionParameters, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -269,25 +334,22 @@ enum AttentionFastPath {
                 return
             }
             let n4 = round4(n)
-            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.kc) { k + ka.at(b, w.valid[$0], 0) }
-            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.vc) { v + va.at(b, w.valid[$0], 0) }
+            let (kr, vr, keyRows) = keyOperands(p, w, b: b, n: n, k: k, v: v, ka: ka, va: va)
             gatherTransposed(rows: lq, cols8: lq8, width: width, factor: p.scale, into: w.qT) { q + qa.at(b, $0, 0) }
             if b + 1 < p.batch {
                 let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
-                var sink: Float = 0
-                touch(rows: p.keyLength, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
-                touch(rows: p.keyLength, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
-                touch(rows: lq, width: width, sink: &sink) { q + qa.at(nb, $0, 0) }
-                touch(rows: lq, width: width, sink: &sink) { UnsafePointer(out + oa.at(nb, $0, 0)) }
-                w.s[0] = sink
+                prefetch(rows: p.keyLength, width: width, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
+                prefetch(rows: p.keyLength, width: width, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
+                prefetch(rows: lq, width: width) { q + qa.at(nb, $0, 0) }
+                prefetchForWrite(rows: lq, width: width) { out + oa.at(nb, $0, 0) }
             }
             for h in 0..<heads {
-                // Sᵀ = K·(scale·Qᵀ) [n4, lq8]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V into the stage.
-                SmallGemm.multiply(m: n4, columns: lq8, k: dh, a: w.kc + h * n4 * dh8, lda: dh8,
+                // Sᵀ = K·(scale·Qᵀ) [n, lq8]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V into the stage.
+                SmallGemm.multiply(m: keyRows, columns: lq8, k: dh, a: kr.head(h), lda: kr.ld,
                                    b: w.qT + h * dh * lq8, ldb: lq8, c: w.s, ldc: lq8)
                 softmaxColumns(w.s, n: n, n4: n4, lq8: lq8, lse: w.stat1 + h * lq8, inverseSum: w.stat2 + h * lq8)
                 SmallGemm.multiply(m: lq, columns: dh8, k: n, a: w.s, lda: 1, aColumnStride: lq8,
-                                   b: w.vc + h * n4 * dh8, ldb: dh8, c: w.stageQ + h * dh8, ldc: stageWidth)
+                                   b: vr.head(h), ldb: vr.ld, c: w.stageQ + h * dh8, ldc: stageWidth)
                 (lse + h * lq).update(from: w.stat1 + h * lq8, count: lq)
             }
             for i in 0..<lq {
@@ -299,6 +361,7 @@ enum AttentionFastPath {
         }
     }
 
+    /// `out` is not read: D comes from P and dP (`probabilitiesAndScoreGradient`).
     static func backward(_ p: AttentionParameters, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                          keyMask: UnsafePointer<Float>?, out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
                          dOut: UnsafePointer<Float>, dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
@@ -320,61 +383,49 @@ enum AttentionFastPath {
                 return
             }
             let n4 = round4(n)
-            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.kc) { k + ka.at(b, w.valid[$0], 0) }
-            gatherRows(rows: n, paddedRows: n4, heads: heads, dh: dh, into: w.vc) { v + va.at(b, w.valid[$0], 0) }
-            gatherRows(rows: lq, paddedRows: lq, heads: heads, dh: dh, into: w.qc) { q + qa.at(b, $0, 0) }
-            gatherRows(rows: lq, paddedRows: lq, heads: heads, dh: dh, into: w.dOc) { dOut + oa.at(b, $0, 0) }
+            let (kr, vr, keyRows) = keyOperands(p, w, b: b, n: n, k: k, v: v, ka: ka, va: va)
+            let qr: HeadRows, dOr: HeadRows
+            if dh == dh8 {
+                qr = HeadRows(base: q + qa.at(b, 0, 0), ld: qa.rowStride, headStride: dh)
+                dOr = HeadRows(base: dOut + oa.at(b, 0, 0), ld: oa.rowStride, headStride: dh)
+            } else {
+                gatherRows(rows: lq, paddedRows: lq, heads: heads, dh: dh, into: w.qc) { q + qa.at(b, $0, 0) }
+                gatherRows(rows: lq, paddedRows: lq, heads: heads, dh: dh, into: w.dOc) { dOut + oa.at(b, $0, 0) }
+                qr = HeadRows(base: w.qc, ld: dh8, headStride: lq * dh8)
+                dOr = HeadRows(base: w.dOc, ld: dh8, headStride: lq * dh8)
+            }
             gatherTransposed(rows: lq, cols8: lq8, width: width, factor: scale, into: w.qT) { q + qa.at(b, $0, 0) }
             gatherTransposed(rows: lq, cols8: lq8, width: width, factor: 1, into: w.dOT) { dOut + oa.at(b, $0, 0) }
             if b + 1 < p.batch {
                 let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
-                var sink: Float = 0
-                touch(rows: lk, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
-                touch(rows: lk, width: width, sink: &sink, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
-                touch(rows: lq, width: width, sink: &sink) { q + qa.at(nb, $0, 0) }
-                touch(rows: lq, width: width, sink: &sink) { out + oa.at(nb, $0, 0) }
-                touch(rows: lq, width: width, sink: &sink) { dOut + oa.at(nb, $0, 0) }
-                touch(rows: lq, width: width, sink: &sink) { UnsafePointer(dQ + qa.at(nb, $0, 0)) }
-                touch(rows: lk, width: width, sink: &sink) { UnsafePointer(dK + ka.at(nb, $0, 0)) }
-                touch(rows: lk, width: width, sink: &sink) { UnsafePointer(dV + va.at(nb, $0, 0)) }
-                w.s[0] = sink
+                prefetch(rows: lk, width: width, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
+                prefetch(rows: lk, width: width, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
+                prefetch(rows: lq, width: width) { q + qa.at(nb, $0, 0) }
+                prefetch(rows: lq, width: width) { dOut + oa.at(nb, $0, 0) }
+                prefetchForWrite(rows: lq, width: width) { dQ + qa.at(nb, $0, 0) }
+                prefetchForWrite(rows: lk, width: width) { dK + ka.at(nb, $0, 0) }
+                prefetchForWrite(rows: lk, width: width) { dV + va.at(nb, $0, 0) }
             }
-            // Per head, lanes = queries: stat1 = lse, stat2 = D with D_i = dO_i·O_i as fused
-            // multiply-adds in c order, as SmallGemm forms dPᵀ: with one valid key O = V
-            // exactly, so dP − D is exactly 0, as in the reference. Padding queries get 0.
+            // Per head, lanes = queries: stat1 = lse; padding queries get 0.
             let lse = logSumExp + b * heads * lq
             for h in 0..<heads {
-                let l = w.stat1 + h * lq8, d = w.stat2 + h * lq8
+                let l = w.stat1 + h * lq8
                 l.update(from: lse + h * lq, count: lq)
-                for i in lq..<lq8 {
-                    l[i] = 0
-                    d[i] = 0
-                }
-            }
-            for i in 0..<lq {
-                let o = out + oa.at(b, i, 0)
-                for h in 0..<heads {
-                    let g = w.dOc + h * lq * dh8 + i * dh8, oh = o + h * dh
-                    var d: Float = 0
-                    for c in 0..<dh { d = d.addingProduct(g[c], oh[c]) }
-                    w.stat2[h * lq8 + i] = d
-                }
+                for i in lq..<lq8 { l[i] = 0 }
             }
             for h in 0..<heads {
-                let qh = w.qc + h * lq * dh8, dOh = w.dOc + h * lq * dh8, kh = w.kc + h * n4 * dh8
                 // Pᵀ = exp(Sᵀ − lse), dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D).
-                SmallGemm.multiply(m: n4, columns: lq8, k: dh, a: kh, lda: dh8, b: w.qT + h * dh * lq8, ldb: lq8,
-                                   c: w.s, ldc: lq8)
-                SmallGemm.multiply(m: n4, columns: lq8, k: dh, a: w.vc + h * n4 * dh8, lda: dh8,
+                SmallGemm.multiply(m: keyRows, columns: lq8, k: dh, a: kr.head(h), lda: kr.ld,
+                                   b: w.qT + h * dh * lq8, ldb: lq8, c: w.s, ldc: lq8)
+                SmallGemm.multiply(m: keyRows, columns: lq8, k: dh, a: vr.head(h), lda: vr.ld,
                                    b: w.dOT + h * dh * lq8, ldb: lq8, c: w.dP, ldc: lq8)
-                probabilitiesAndScoreGradient(w.s, w.dP, n: n, n4: n4, lq8: lq8, lse: w.stat1 + h * lq8,
-                                              d: w.stat2 + h * lq8)
+                probabilitiesAndScoreGradient(w.s, w.dP, n: n, n4: n4, lq8: lq8, lse: w.stat1 + h * lq8)
                 // dQ/scale = dS·K (dSᵀ read transposed); dK/scale = dSᵀ·Q; dV = Pᵀ·dO.
-                SmallGemm.multiply(m: lq, columns: dh8, k: n, a: w.dP, lda: 1, aColumnStride: lq8, b: kh, ldb: dh8,
-                                   c: w.stageQ + h * dh8, ldc: stageWidth)
-                SmallGemm.multiply(m: n4, columns: dh8, k: lq, a: w.dP, lda: lq8, b: qh, ldb: dh8,
+                SmallGemm.multiply(m: lq, columns: dh8, k: n, a: w.dP, lda: 1, aColumnStride: lq8,
+                                   b: kr.head(h), ldb: kr.ld, c: w.stageQ + h * dh8, ldc: stageWidth)
+                SmallGemm.multiply(m: n4, columns: dh8, k: lq, a: w.dP, lda: lq8, b: qr.head(h), ldb: qr.ld,
                                    c: w.stageK + h * dh8, ldc: stageWidth)
-                SmallGemm.multiply(m: n4, columns: dh8, k: lq, a: w.s, lda: lq8, b: dOh, ldb: dh8,
+                SmallGemm.multiply(m: n4, columns: dh8, k: lq, a: w.s, lda: lq8, b: dOr.head(h), ldb: dOr.ld,
                                    c: w.stageV + h * dh8, ldc: stageWidth)
             }
             for i in 0..<lq {
