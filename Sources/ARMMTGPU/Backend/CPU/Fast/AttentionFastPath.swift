@@ -299,8 +299,8 @@ enum AttentionFastPath {
     }
 
     /// K and V of sample b as `HeadRows`, gathering them into the workspace unless they can be
-    /// read in place; and how many rows of Sᵀ the score product writes (n in place, else n4,
-    /// the copies' zero padding included).
+    /// read in place; and how many rows of Sᵀ the score products write (n or n4; the copies
+    /// have n4 rows, zero-padded).
     @inline(__always)
     static func keyOperands(_ p: AttentionParameters, _ w: Workspace, b: Int, n: Int,
                             k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -308,8 +308,12 @@ enum AttentionFastPath {
         let dh = p.headDim, dh8 = round8(dh), n4 = round4(n)
         if dh == dh8 && keysAreConsecutive(w, n: n) {
             let first = w.valid[0]
+            // Score rows n..<n4 come from the masked keys after the run when the sample has them:
+            // whatever they hold, those rows are set to 0 before any use, and n4 rows keep the
+            // products in SmallGemm's 4-row blocks (its one-row tail is latency-bound).
+            let rows = first + n4 <= p.keyLength ? n4 : n
             return (HeadRows(base: k + ka.at(b, first, 0), ld: ka.rowStride, headStride: dh),
-                    HeadRows(base: v + va.at(b, first, 0), ld: va.rowStride, headStride: dh), n)
+                    HeadRows(base: v + va.at(b, first, 0), ld: va.rowStride, headStride: dh), rows)
         }
         gatherRows(rows: n, paddedRows: n4, heads: p.heads, dh: dh, into: w.kc) { k + ka.at(b, w.valid[$0], 0) }
         gatherRows(rows: n, paddedRows: n4, heads: p.heads, dh: dh, into: w.vc) { v + va.at(b, w.valid[$0], 0) }
@@ -344,7 +348,7 @@ enum AttentionFastPath {
                 prefetchForWrite(rows: lq, width: width) { out + oa.at(nb, $0, 0) }
             }
             for h in 0..<heads {
-                // Sᵀ = K·(scale·Qᵀ) [n, lq8]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V into the stage.
+                // Sᵀ = K·(scale·Qᵀ) [keyRows, lq8]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V into the stage.
                 SmallGemm.multiply(m: keyRows, columns: lq8, k: dh, a: kr.head(h), lda: kr.ld,
                                    b: w.qT + h * dh * lq8, ldb: lq8, c: w.s, ldc: lq8)
                 softmaxColumns(w.s, n: n, n4: n4, lq8: lq8, lse: w.stat1 + h * lq8, inverseSum: w.stat2 + h * lq8)
