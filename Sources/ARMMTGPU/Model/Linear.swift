@@ -21,6 +21,51 @@ struct Slab {
     func columns(_ from: Int) -> Slab { Slab(tensor, ld: ld, offset: offset + from) }
 }
 
+/// The four GEMMs of a linear map with weight W `[outputs, inputs]` over `rows` rows, shared by
+/// `Linear` and `LinearGroup` (whose W is the layers' weights stacked).
+enum LinearGEMM {
+    /// `y (+)= x·Wᵀ (+ b)`.
+    static func forward(_ be: Backend, rows: Int, inputs: Int, outputs: Int, x: Slab, weight: Tensor, bias: Tensor?,
+                        y: Slab, accumulate: Bool = false) throws {
+        var p = GemmParameters(m: rows, n: outputs, k: inputs, transB: true, beta: accumulate ? 1 : 0)
+        p.lda = max(1, x.ld)
+        p.offsetA = x.offset
+        p.ldc = y.ld
+        p.offsetC = y.offset
+        try be.gemm(p, a: x.tensor, b: weight, c: y.tensor, bias: bias)
+    }
+
+    /// `dW = dyᵀ·x`.
+    static func weightGradient(_ be: Backend, rows: Int, inputs: Int, outputs: Int, dy: Slab, x: Slab, dW: Tensor) throws {
+        var w = GemmParameters(m: outputs, n: inputs, k: rows, transA: true)
+        w.lda = dy.ld
+        w.offsetA = dy.offset
+        w.ldb = max(1, x.ld)
+        w.offsetB = x.offset
+        try be.gemm(w, a: dy.tensor, b: x.tensor, c: dW, bias: nil)
+    }
+
+    /// `db = 1ᵀ·dy`; `ones` holds at least `rows` ones.
+    static func biasGradient(_ be: Backend, rows: Int, outputs: Int, dy: Slab, ones: Tensor, db: Tensor) throws {
+        var b = GemmParameters(m: 1, n: outputs, k: rows)
+        b.lda = max(1, rows)
+        b.ldb = dy.ld
+        b.offsetB = dy.offset
+        try be.gemm(b, a: ones, b: dy.tensor, c: db, bias: nil)
+    }
+
+    /// `dx (+)= dy·W`.
+    static func inputGradient(_ be: Backend, rows: Int, inputs: Int, outputs: Int, dy: Slab, weight: Tensor,
+                              dx: Slab, accumulate: Bool) throws {
+        var g = GemmParameters(m: rows, n: inputs, k: outputs, beta: accumulate ? 1 : 0)
+        g.lda = dy.ld
+        g.offsetA = dy.offset
+        g.ldc = dx.ld
+        g.offsetC = dx.offset
+        try be.gemm(g, a: dy.tensor, b: weight, c: dx.tensor, bias: nil)
+    }
+}
+
 /// A Linear layer `y = x·Wᵀ + b`, W `[out, in]` and b `[out]` (PyTorch layout and init), on
 /// every row of a batch at once (one GEMM).
 final class Linear {
@@ -39,12 +84,8 @@ final class Linear {
     /// `y (+)= x·Wᵀ (+ b)` over `rows` rows. `addBias: false` leaves the bias to a fused
     /// bias+activation op that follows.
     func forward(_ be: Backend, rows: Int, x: Slab, y: Slab, addBias: Bool = true, accumulate: Bool = false) throws {
-        var p = GemmParameters(m: rows, n: outputs, k: inputs, transB: true, beta: accumulate ? 1 : 0)
-        p.lda = max(1, x.ld)
-        p.offsetA = x.offset
-        p.ldc = y.ld
-        p.offsetC = y.offset
-        try be.gemm(p, a: x.tensor, b: weight.value, c: y.tensor, bias: addBias ? bias?.value : nil)
+        try LinearGEMM.forward(be, rows: rows, inputs: inputs, outputs: outputs, x: x, weight: weight.value,
+                               bias: addBias ? bias?.value : nil, y: y, accumulate: accumulate)
     }
 
     /// From `dy = ∂L/∂y` over `rows` rows and the forward's `x`: writes `dW = dyᵀ·x` and, unless
@@ -52,26 +93,13 @@ final class Linear {
     /// `dx (+)= dy·W` when `dx` is given. `ones` holds at least `rows` ones.
     func backward(_ be: Backend, rows: Int, dy: Slab, x: Slab, dx: Slab?, accumulateDX: Bool = false,
                   ones: Tensor, biasGradient: Bool = true) throws {
-        var w = GemmParameters(m: outputs, n: inputs, k: rows, transA: true)
-        w.lda = dy.ld
-        w.offsetA = dy.offset
-        w.ldb = max(1, x.ld)
-        w.offsetB = x.offset
-        try be.gemm(w, a: dy.tensor, b: x.tensor, c: weight.grad, bias: nil)
+        try LinearGEMM.weightGradient(be, rows: rows, inputs: inputs, outputs: outputs, dy: dy, x: x, dW: weight.grad)
         if biasGradient, let bias {
-            var b = GemmParameters(m: 1, n: outputs, k: rows)
-            b.lda = max(1, rows)
-            b.ldb = dy.ld
-            b.offsetB = dy.offset
-            try be.gemm(b, a: ones, b: dy.tensor, c: bias.grad, bias: nil)
+            try LinearGEMM.biasGradient(be, rows: rows, outputs: outputs, dy: dy, ones: ones, db: bias.grad)
         }
         if let dx {
-            var g = GemmParameters(m: rows, n: inputs, k: outputs, beta: accumulateDX ? 1 : 0)
-            g.lda = dy.ld
-            g.offsetA = dy.offset
-            g.ldc = dx.ld
-            g.offsetC = dx.offset
-            try be.gemm(g, a: dy.tensor, b: weight.value, c: dx.tensor, bias: nil)
+            try LinearGEMM.inputGradient(be, rows: rows, inputs: inputs, outputs: outputs, dy: dy, weight: weight.value,
+                                         dx: dx, accumulate: accumulateDX)
         }
     }
 
@@ -112,27 +140,13 @@ final class LinearGroup {
                                to: Slab(bias, ld: outputs, offset: row))
             row += layer.outputs
         }
-        var p = GemmParameters(m: rows, n: outputs, k: inputs, transB: true)
-        p.lda = max(1, x.ld)
-        p.offsetA = x.offset
-        p.ldc = y.ld
-        p.offsetC = y.offset
-        try be.gemm(p, a: x.tensor, b: weight, c: y.tensor, bias: bias)
+        try LinearGEMM.forward(be, rows: rows, inputs: inputs, outputs: outputs, x: x, weight: weight, bias: bias, y: y)
     }
 
     /// Every layer's `dW = dyᵀ·x` and `db = 1ᵀ·dy`; `dx (+)= dy·W` when `dx` is given.
     func backward(_ be: Backend, rows: Int, dy: Slab, x: Slab, dx: Slab?, accumulateDX: Bool = false, ones: Tensor) throws {
-        var w = GemmParameters(m: outputs, n: inputs, k: rows, transA: true)
-        w.lda = dy.ld
-        w.offsetA = dy.offset
-        w.ldb = max(1, x.ld)
-        w.offsetB = x.offset
-        try be.gemm(w, a: dy.tensor, b: x.tensor, c: dWeight, bias: nil)
-        var b = GemmParameters(m: 1, n: outputs, k: rows)
-        b.lda = max(1, rows)
-        b.ldb = dy.ld
-        b.offsetB = dy.offset
-        try be.gemm(b, a: ones, b: dy.tensor, c: dBias, bias: nil)
+        try LinearGEMM.weightGradient(be, rows: rows, inputs: inputs, outputs: outputs, dy: dy, x: x, dW: dWeight)
+        try LinearGEMM.biasGradient(be, rows: rows, outputs: outputs, dy: dy, ones: ones, db: dBias)
         var row = 0
         for layer in layers {
             try be.copyColumns(rows: layer.outputs, cols: inputs, from: Slab(dWeight, ld: inputs, offset: row * inputs), to: Slab(layer.weight.grad))
@@ -141,12 +155,8 @@ final class LinearGroup {
             row += layer.outputs
         }
         if let dx {
-            var g = GemmParameters(m: rows, n: inputs, k: outputs, beta: accumulateDX ? 1 : 0)
-            g.lda = dy.ld
-            g.offsetA = dy.offset
-            g.ldc = dx.ld
-            g.offsetC = dx.offset
-            try be.gemm(g, a: dy.tensor, b: weight, c: dx.tensor, bias: nil)
+            try LinearGEMM.inputGradient(be, rows: rows, inputs: inputs, outputs: outputs, dy: dy, weight: weight,
+                                         dx: dx, accumulate: accumulateDX)
         }
     }
 }
