@@ -98,29 +98,31 @@ enum AttentionFastPath {
     @inline(__always)
     static func prefetch(rows: Int, width: Int, take: (Int) -> Bool = { _ in true },
                          _ row: (Int) -> UnsafePointer<Float>) {
-        for r in 0..<rows where take(r) {
-            let p = row(r)
-            var c = 0
-            while c < width {
-                armmt_prefetch(p + c)
-                c += 16
-            }
-            armmt_prefetch(p + width - 1)
-        }
+        forEachLine(rows: rows, width: width, take: take, row) { armmt_prefetch($0) }
     }
 
     /// `prefetch` for rows about to be written: their lines arrive owned, so the stores of the
     /// results do not stall on them.
     @inline(__always)
     static func prefetchForWrite(rows: Int, width: Int, _ row: (Int) -> UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
+        forEachLine(rows: rows, width: width, take: { _ in true }, { UnsafePointer(row($0)) }) {
+            armmt_prefetch_write(UnsafeMutablePointer(mutating: $0))
+        }
+    }
+
+    /// `visit` at one address in every 64-byte line of the rows `row(r)` (`width` floats each)
+    /// that `take(r)` accepts, the last float included.
+    @inline(__always)
+    private static func forEachLine(rows: Int, width: Int, take: (Int) -> Bool, _ row: (Int) -> UnsafePointer<Float>,
+                                    _ visit: (UnsafePointer<Float>) -> Void) {
+        for r in 0..<rows where take(r) {
             let p = row(r)
             var c = 0
             while c < width {
-                armmt_prefetch_write(p + c)
+                visit(p + c)
                 c += 16
             }
-            armmt_prefetch_write(p + width - 1)
+            visit(p + width - 1)
         }
     }
 
