@@ -35,7 +35,8 @@ struct BenchKernelsCommand: ParsableCommand {
         let peaks = try DeviceProbes.measure(backend)
         if !json {
             print("device: \(backend.name)")
-            print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9))
+            print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9)
+                  + " (\(peaks.fmaVectors ?? "unknown vectors"))")
             print("op".padding(toLength: 18, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
                   + "    median µs    GFLOP/s       GB/s  roofline")
         }

@@ -1,3 +1,4 @@
+import COpenBLAS
 import Dispatch
 import Foundation
 import Kernels
@@ -8,6 +9,8 @@ public struct DevicePeaks: Codable, Sendable {
     public var copyBytesPerSecond: Double
     /// float32 flops per second of independent FMA chains.
     public var fmaFlopsPerSecond: Double
+    /// The vectors the FMA probe used ("AVX-512", "AVX2", "SIMD16", or "OpenCL float").
+    public var fmaVectors: String? = nil
 }
 
 public enum DeviceProbes {
@@ -38,7 +41,8 @@ public enum DeviceProbes {
             try fma.launch([.buffer(try ocl.buffer(out, "out")), .float(0.5)], global: [items], local: [min(256, local)])
         }
         return DevicePeaks(copyBytesPerSecond: Double(2 * n4 * 16) / copySeconds,
-                           fmaFlopsPerSecond: Double(items) * 1024 * 8 * 2 / fmaSeconds)
+                           fmaFlopsPerSecond: Double(items) * 1024 * 8 * 2 / fmaSeconds,
+                           fmaVectors: "OpenCL float")
     }
 
     static func measureCPU(_ backend: Backend, timing: BenchTiming) throws -> DevicePeaks {
@@ -57,23 +61,38 @@ public enum DeviceProbes {
                 if lo < hi { (dst + lo).update(from: src + lo, count: hi - lo) }
             }
         }
-        // FMA: independent chains of 16-wide SIMD per core (see fmaChains).
-        let iterations = 1 << 16
+        // FMA: independent chains in the widest vectors the CPU has, one thread per core.
+        let fma = widestFMAChains()
+        let iterations = 1 << 20
         var sink = [Float](repeating: 0, count: cores)
         let fmaSeconds = try timing.fastest(backend) {
             sink.withUnsafeMutableBufferPointer { out in
                 let base = out.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: cores) { c in base[c] = fmaChains(iterations, seed: Float(c)) }
+                DispatchQueue.concurrentPerform(iterations: cores) { c in base[c] = fma.run(iterations, Float(c)) }
             }
         }
         _ = sink
         return DevicePeaks(copyBytesPerSecond: Double(2 * count * 4) / copySeconds,
-                           fmaFlopsPerSecond: Double(cores * iterations * fmaChainCount * 16 * 2) / fmaSeconds)
+                           fmaFlopsPerSecond: Double(cores * iterations * fma.flopsPerIteration) / fmaSeconds,
+                           fmaVectors: fma.name)
     }
 
-    /// SIMD16 accumulators in `fmaChains`. Six (12 AVX2 registers, plus the two constants) are
-    /// enough independent FMAs to cover the FMA latency of two pipes, and few enough that nothing
-    /// spills to the stack: eight needed 18 of the 16 registers and measured half the peak.
+    /// The FMA probe for this CPU. The device's peak is what its widest vectors reach, not what
+    /// this build's AVX2 loops reach: on an AVX-512 CPU the AVX2 figure is half the peak, and
+    /// every "fraction of peak" against it would read twice too high.
+    static func widestFMAChains() -> (name: String, flopsPerIteration: Int, run: @Sendable (Int, Float) -> Float) {
+        #if arch(x86_64)
+        if armmt_cpu_has_avx512_skx() != 0 {
+            return ("AVX-512", 12 * 16 * 2, { armmt_fma_chains_avx512($0, $1) })
+        }
+        return ("AVX2", 12 * 8 * 2, { armmt_fma_chains_avx2($0, $1) })
+        #else
+        return ("SIMD16", fmaChainCount * 16 * 2, { fmaChains($0, seed: $1) })
+        #endif
+    }
+
+    /// SIMD16 accumulators in `fmaChains`, the probe where no C intrinsics are wired up: enough
+    /// independent FMAs to cover the latency of two pipes, few enough that nothing spills.
     static let fmaChainCount = 7
 
     @inline(never)

@@ -46,7 +46,7 @@ public struct EngineInfo: Codable, Sendable {
                 out.append("    max work-group \(d.maxWorkGroupSize), fp16 \(d.supportsFP16 ? "yes" : "no"), fp64 \(d.supportsFP64 ? "yes" : "no")")
             }
         }
-        out.append("CPU backend: OpenBLAS \(cpu.core), \(cpu.threads) threads, \(cpuCores) cores (\(cpu.config))")
+        out.append("CPU backend: OpenBLAS \(cpu.core) kernels (\(cpu.coreChoice)), \(cpu.threads) threads, \(cpuCores) cores (\(cpu.config))")
         out.append("auto selects: \(autoSelects)")
         out.append("kernel cache: \(kernelCache)")
         return out.joined(separator: "\n")

@@ -16,6 +16,7 @@ extension Float: BLASScalar {
     public static func blasGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        OpenBLASRuntime.configure()
         cblas_sgemm(CblasRowMajor, trans(transA), trans(transB), blasint(m), blasint(n), blasint(k), alpha,
                     a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
@@ -25,6 +26,7 @@ extension Double: BLASScalar {
     public static func blasGemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                                 a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                                 beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        OpenBLASRuntime.configure()
         cblas_dgemm(CblasRowMajor, trans(transA), trans(transB), blasint(m), blasint(n), blasint(k), alpha,
                     a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
@@ -35,12 +37,17 @@ public struct BLASInfo: Codable, Sendable {
     public var library: String
     public var config: String
     public var core: String
+    /// Why this kernel table (see `OpenBLASRuntime`).
+    public var coreChoice: String
     public var threads: Int
 
+    /// The BLAS as the CPU backend uses it: `OpenBLASRuntime` is applied first.
     public static func current() -> BLASInfo {
-        BLASInfo(library: "OpenBLAS",
-                 config: String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces),
-                 core: String(cString: openblas_get_corename()),
-                 threads: Int(openblas_get_num_threads()))
+        OpenBLASRuntime.configure()
+        return BLASInfo(library: "OpenBLAS",
+                        config: String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces),
+                        core: OpenBLASRuntime.currentCore(),
+                        coreChoice: OpenBLASRuntime.coreChoice,
+                        threads: Int(openblas_get_num_threads()))
     }
 }

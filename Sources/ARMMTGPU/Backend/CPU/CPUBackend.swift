@@ -14,11 +14,7 @@ public final class CPUBackend: Backend {
 
     public init(parallel: Bool = true) {
         self.parallel = parallel
-        _ = CPUBackend.singleThreadedBLAS
     }
-
-    /// OpenBLAS runs one thread per call; `SplitGemm` spreads large GEMMs over the cores.
-    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     public func makeTensor(_ shape: [Int], dtype: DType) throws -> Tensor {
         let count = shape.reduce(1, *)

@@ -1,0 +1,28 @@
+import COpenBLAS
+import Foundation
+
+/// Process-wide OpenBLAS set-up, applied once before the CPU backend's first BLAS call, and
+/// what `info` and the benchmarks say about it.
+enum OpenBLASRuntime {
+    /// OpenBLAS runs one thread per call; `SplitGemm` spreads large GEMMs over the cores, in
+    /// shape-fixed pieces, so results do not depend on the thread count.
+    static func configure() { _ = singleThreaded }
+
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    static func currentCore() -> String { String(cString: openblas_get_corename()) }
+
+    /// Who chose OpenBLAS's kernel table. `OPENBLAS_CORETYPE` overrides OpenBLAS's own CPU
+    /// detection at load time; pinned to an AVX2 table on an AVX-512 CPU it halves SGEMM's
+    /// speed (BENCHMARKS.md), which a user reading a benchmark should be told.
+    static let coreChoice: String = {
+        guard let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !forced.isEmpty else {
+            return "OpenBLAS's own choice"
+        }
+        let avx2Tables: Set<String> = ["haswell", "zen", "sandybridge"]
+        if avx2Tables.contains(currentCore().lowercased()), armmt_cpu_has_avx512_skx() != 0 {
+            return "set by OPENBLAS_CORETYPE=\(forced); this CPU has AVX-512, which OpenBLAS would use without it"
+        }
+        return "set by OPENBLAS_CORETYPE=\(forced)"
+    }()
+}
