@@ -36,7 +36,7 @@ struct BenchKernelsCommand: ParsableCommand {
         if !json {
             print("device: \(backend.name)")
             print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9)
-                  + " (\(peaks.fmaVectors ?? "unknown vectors"))")
+                  + " (\(peaks.fmaVectors))")
             print("op".padding(toLength: 18, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
                   + "    median µs    GFLOP/s       GB/s  roofline")
         }

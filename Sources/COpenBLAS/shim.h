@@ -14,8 +14,8 @@ static inline void armmt_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); 
 static inline void armmt_prefetch_write(void *p) { __builtin_prefetch(p, 1, 3); }
 
 // Whether the CPU and the OS both support the AVX-512 subsets of Skylake-X and later
-// (F, CD, BW, DQ, VL), which OpenBLAS's AVX-512 kernels use: CPUID leaf 7 for the CPU, XGETBV for the OS saving the opmask and ZMM
-// state on context switches. Read directly, not through /proc, so it also holds in containers.
+// (F, CD, BW, DQ, VL), which OpenBLAS's AVX-512 kernels use: CPUID leaf 7 for the CPU, XGETBV
+// for the OS saving the opmask and ZMM state on context switches.
 static inline int armmt_cpu_has_avx512_skx(void) {
 #if defined(__x86_64__)
     unsigned a, b, c, d;

@@ -10,7 +10,7 @@ public struct DevicePeaks: Codable, Sendable {
     /// float32 flops per second of independent FMA chains.
     public var fmaFlopsPerSecond: Double
     /// The vectors the FMA probe used ("AVX-512", "AVX2", "SIMD16", or "OpenCL float").
-    public var fmaVectors: String? = nil
+    public var fmaVectors: String
 }
 
 public enum DeviceProbes {

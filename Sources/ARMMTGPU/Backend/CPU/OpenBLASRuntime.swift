@@ -1,8 +1,8 @@
 import COpenBLAS
 import Foundation
 
-/// Process-wide OpenBLAS set-up, applied once before the CPU backend's first BLAS call, and
-/// what `info` and the benchmarks say about it.
+/// Process-wide OpenBLAS set-up, applied once when the first `CPUBackend` is made (through its
+/// `blas` property) or `info` runs, and what they say about it.
 enum OpenBLASRuntime {
     /// OpenBLAS runs one thread per call; `SplitGemm` spreads large GEMMs over the cores, in
     /// shape-fixed pieces, so results do not depend on the thread count.
@@ -19,8 +19,8 @@ enum OpenBLASRuntime {
         guard let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !forced.isEmpty else {
             return "OpenBLAS's own choice"
         }
-        let avx2Tables: Set<String> = ["haswell", "zen", "sandybridge"]
-        if avx2Tables.contains(currentCore().lowercased()), armmt_cpu_has_avx512_skx() != 0 {
+        let tablesWithoutAVX512: Set<String> = ["haswell", "zen", "sandybridge"]
+        if tablesWithoutAVX512.contains(currentCore().lowercased()), armmt_cpu_has_avx512_skx() != 0 {
             return "set by OPENBLAS_CORETYPE=\(forced); this CPU has AVX-512, which OpenBLAS would use without it"
         }
         return "set by OPENBLAS_CORETYPE=\(forced)"
