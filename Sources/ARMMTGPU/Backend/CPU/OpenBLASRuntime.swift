@@ -13,8 +13,8 @@ enum OpenBLASRuntime {
     static func currentCore() -> String { String(cString: openblas_get_corename()) }
 
     /// Who chose OpenBLAS's kernel table. `OPENBLAS_CORETYPE` overrides OpenBLAS's own CPU
-    /// detection at load time; pinned to an AVX2 table on an AVX-512 CPU it halves SGEMM's
-    /// speed (BENCHMARKS.md), which a user reading a benchmark should be told.
+    /// detection at load time; pinned to an AVX2 table on an AVX-512 CPU it slows SGEMM 1.6–2.0×
+    /// (measured in BENCHMARKS.md), which a user reading a benchmark should be told.
     static let coreChoice: String = {
         guard let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !forced.isEmpty else {
             return "OpenBLAS's own choice"
