@@ -35,6 +35,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // AVX-512 kernels for the CPU fast paths, compiled per function for AVX-512 so the build
+        // still runs on AVX2-only hosts; called only when the CPU has it (CPUVectorUnit). -O2 in
+        // every configuration: the debug build runs the test suite, and unoptimised intrinsics
+        // keep every register tile in memory.
+        .target(
+            name: "CAVX512",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
         // OpenCL C sources, embedded into the binary so it never reads kernels from disk.
         .target(
             name: "Kernels",
@@ -57,7 +65,7 @@ let package = Package(
         ),
         .target(
             name: "ARMMTGPU",
-            dependencies: ["COpenCL", "COpenBLAS", "Kernels"],
+            dependencies: ["COpenCL", "COpenBLAS", "CAVX512", "Kernels"],
             swiftSettings: [
                 .unsafeFlags(cpuFlags),
                 .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
@@ -70,7 +78,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "KernelTests", dependencies: ["ARMMTGPU"]),
+        .testTarget(name: "KernelTests", dependencies: ["ARMMTGPU", "CAVX512"]),
         .testTarget(name: "TrainTests", dependencies: ["ARMMTGPU"], exclude: ["FuzzRegressions"]),
     ],
     swiftLanguageModes: [.v5]

@@ -7,6 +7,8 @@ public struct EngineInfo: Codable, Sendable {
     public var devices: [OpenCLDeviceInfo]
     public var cpu: BLASInfo
     public var cpuCores: Int
+    /// The vectors of the CPU fast paths' own loops, and why (`CPUVectorUnit`).
+    public var cpuVectors: String
     /// "cpu" or "opencl:N"
     public var autoSelects: String
     public var kernelCache: String
@@ -19,6 +21,7 @@ public struct EngineInfo: Codable, Sendable {
             devices: inventory.devices,
             cpu: BLASInfo.current(),
             cpuCores: ProcessInfo.processInfo.activeProcessorCount,
+            cpuVectors: CPUVectorUnit.choice,
             autoSelects: auto.map { "opencl:\($0)" } ?? "cpu",
             kernelCache: KernelCache.defaultDirectory().path)
     }
@@ -47,6 +50,7 @@ public struct EngineInfo: Codable, Sendable {
             }
         }
         out.append("CPU backend: OpenBLAS \(cpu.core) kernels (\(cpu.coreChoice)), \(cpu.threads) threads, \(cpuCores) cores (\(cpu.config))")
+        out.append("CPU fast paths: \(cpuVectors)")
         out.append("auto selects: \(autoSelects)")
         out.append("kernel cache: \(kernelCache)")
         return out.joined(separator: "\n")

@@ -5,7 +5,7 @@ import COpenBLAS
 public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public let blas = BLASInfo.current()
-    public var name: String { "cpu (OpenBLAS \(blas.core), \(CPUParallel.cores) threads)" }
+    public var name: String { "cpu (OpenBLAS \(blas.core), \(CPUVectorUnit.current.rawValue) fast paths, \(CPUParallel.cores) threads)" }
     /// Whether the Swift fast paths split work over cores (`CPUParallel`). Results are the same
     /// bits either way; `false` exists so tests can prove it.
     public let parallel: Bool

@@ -66,12 +66,18 @@ enum CAFUFastPath {
         let n = p.items, m = p.modalities, d = p.width, h = p.hidden, k = p.inputWidth
         let g = p.gateRows, dg = p.gateWidth, bR = blockRows
         guard n > 0 else { return }
+        // W1ᵀ [k, h] and W2ᵀ [h, g], once per call, so every block's products have B row-major.
+        let w1T = BlockGemm.transposed(w1, rows: h, columns: k)
+        let w2T = g > inlineGateRows ? BlockGemm.transposed(w2, rows: g, columns: h) : nil
+        defer {
+            w1T.deallocate()
+            w2T?.deallocate()
+        }
         forEachBlock(p, floatsPerTask: bR * (k + h + g), scratch: scratch, parallel: parallel) { _, i0, rows, buffer in
             let u = buffer, relu = u + bR * k, logits = relu + bR * h
             poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, context: context, into: u)
             let hp = hiddenPre + i0 * h
-            Float.blasGemm(transA: false, transB: true, m: rows, n: h, k: k, alpha: 1, a: u, lda: k, b: w1, ldb: k,
-                           beta: 0, c: hp, ldc: h)
+            BlockGemm.multiply(transA: false, m: rows, n: h, k: k, a: u, lda: k, b: w1T, ldb: h, c: hp, ldc: h)
             for rr in 0..<rows {
                 let hr = hp + rr * h, rl = relu + rr * h
                 var j = 0
@@ -93,8 +99,7 @@ enum CAFUFastPath {
                 }
             }
             if g > inlineGateRows {
-                Float.blasGemm(transA: false, transB: true, m: rows, n: g, k: h, alpha: 1, a: relu, lda: h, b: w2, ldb: h,
-                               beta: 0, c: logits, ldc: g)
+                BlockGemm.multiply(transA: false, m: rows, n: g, k: h, a: relu, lda: h, b: w2T!, ldb: g, c: logits, ldc: g)
             }
             // Masked softmax over modalities per gate column c: logits become a + b2 − max (−∞
             // for absent modalities), then e^· over the whole block at once, then normalised.
@@ -229,23 +234,19 @@ enum CAFUFastPath {
             }
         }
         if !inline {
-            Float.blasGemm(transA: false, transB: false, m: rows, n: h, k: g, alpha: 1, a: dA, lda: g, b: w2, ldb: h,
-                           beta: 0, c: dS, ldc: h)
+            BlockGemm.multiply(transA: false, m: rows, n: h, k: g, a: dA, lda: g, b: w2, ldb: h, c: dS, ldc: h)
             for rr in 0..<rows { reluMaskAndSum(dS + rr * h, hiddenPre + (i0 + rr) * h, db1, h) }
-            Float.blasGemm(transA: true, transB: false, m: g, n: h, k: rows, alpha: 1, a: dA, lda: g, b: relu, ldb: h,
-                           beta: 0, c: dW2, ldc: h)
+            BlockGemm.multiply(transA: true, m: g, n: h, k: rows, a: dA, lda: g, b: relu, ldb: h, c: dW2, ldc: h)
         }
         // dW1 = dsᵀ·[z ⊕ k]; [dz ⊕ dk] = ds·W1 (dk straight into dContext).
         poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, into: z)
-        Float.blasGemm(transA: true, transB: false, m: h, n: d, k: rows, alpha: 1, a: dS, lda: h, b: z, ldb: d,
-                       beta: 0, c: dW1, ldc: k)
-        Float.blasGemm(transA: false, transB: false, m: rows, n: d, k: h, alpha: 1, a: dS, lda: h, b: w1, ldb: k,
-                       beta: 0, c: dz, ldc: d)
+        BlockGemm.multiply(transA: true, m: h, n: d, k: rows, a: dS, lda: h, b: z, ldb: d, c: dW1, ldc: k)
+        BlockGemm.multiply(transA: false, m: rows, n: d, k: h, a: dS, lda: h, b: w1, ldb: k, c: dz, ldc: d)
         if dc > 0 {
-            Float.blasGemm(transA: true, transB: false, m: h, n: dc, k: rows, alpha: 1, a: dS, lda: h, b: context + i0 * dc,
-                           ldb: dc, beta: 0, c: dW1 + d, ldc: k)
-            Float.blasGemm(transA: false, transB: false, m: rows, n: dc, k: h, alpha: 1, a: dS, lda: h, b: w1 + d, ldb: k,
-                           beta: 0, c: dContext + i0 * dc, ldc: dc)
+            BlockGemm.multiply(transA: true, m: h, n: dc, k: rows, a: dS, lda: h, b: context + i0 * dc, ldb: dc,
+                               c: dW1 + d, ldc: k)
+            BlockGemm.multiply(transA: false, m: rows, n: dc, k: h, a: dS, lda: h, b: w1 + d, ldb: k,
+                               c: dContext + i0 * dc, ldc: dc)
         }
         // dx_m = α_m ⊙ dr + (p_m / P)·dz; 0 for absent modalities.
         for rr in 0..<rows {

@@ -1,0 +1,125 @@
+import CAVX512
+import XCTest
+@testable import ARMMTGPU
+
+/// The AVX-512 kernels of `CAVX512` against the Swift AVX2 loops they replace on an AVX-512 host,
+/// and the fast paths that call them run under both vector units. The AVX-512 tests skip on a
+/// host without AVX-512 (they could not run there); the AVX2 runs work everywhere.
+final class CPUVectorUnitTests: XCTestCase {
+    private func requireAVX512() throws {
+        if !CPUVectorUnit.hostHasAVX512 { throw XCTSkip("this CPU has no AVX-512") }
+    }
+
+    /// `armmt_avx512_gemm` against a Double product, on widths that are not multiples of 16 or
+    /// 64 (masked last vector, 1–4 vector panels), row counts around every tile height, k = 0
+    /// and 1, A plain and transposed, C with a wider row stride: results within the tolerance
+    /// rule, and the columns and rows outside C never written (they hold NaN before and after).
+    func testAVX512GemmMatchesDoubleOnAwkwardShapes() throws {
+        try requireAVX512()
+        var rng = SeededRandom(seed: 31)
+        var checked = 0
+        for m in [1, 2, 5, 6, 7, 11, 12, 13, 25, 65] {
+            for n in [1, 3, 15, 16, 17, 33, 48, 63, 64, 65, 129] {
+                for k in [0, 1, 7, 16, 50] {
+                    let transposed = (m + n + k) % 2 == 1
+                    let a = rng.floats(max(m * k, 1)), b = rng.floats(max(k * (n + 3), 1))
+                    let ldb = n + 3, ldc = n + 5
+                    var c = [Float](repeating: .nan, count: (m + 1) * ldc)
+                    let (lda, acs) = transposed ? (1, m) : (k, 1)
+                    c.withUnsafeMutableBufferPointer { armmt_avx512_gemm(m, n, k, a, lda, acs, b, ldb, $0.baseAddress, ldc) }
+                    var expected = [Double](repeating: 0, count: m * n), actual = [Float](repeating: 0, count: m * n)
+                    for r in 0..<m {
+                        for j in 0..<n {
+                            var s = 0.0
+                            for l in 0..<k { s += Double(a[r * lda + l * acs]) * Double(b[l * ldb + j]) }
+                            expected[r * n + j] = s
+                            actual[r * n + j] = c[r * ldc + j]
+                        }
+                        for j in n..<ldc { XCTAssertTrue(c[r * ldc + j].isNaN, "m=\(m) n=\(n) k=\(k): column \(j) of row \(r) written") }
+                    }
+                    for j in 0..<ldc { XCTAssertTrue(c[m * ldc + j].isNaN, "m=\(m) n=\(n) k=\(k): row \(m) written") }
+                    let cmp = Comparison.compare("C", actual: actual, expected: expected, tolerance: Tolerance(reductionLength: k))
+                    XCTAssertTrue(cmp.passed, "m=\(m) n=\(n) k=\(k) transposed=\(transposed): \(cmp.worstRatio)× the tolerance")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertEqual(checked, 550)
+    }
+
+    /// On the products attention makes (columns a multiple of 8, A plain or read transposed
+    /// through its column stride), the AVX-512 kernel gives the bits of the Swift loops: every
+    /// element is the same chain of FMAs in the same order.
+    func testSmallGemmSameBitsUnderBothUnits() throws {
+        try requireAVX512()
+        var rng = SeededRandom(seed: 32)
+        for (m, nc, k) in [(52, 32, 16), (32, 16, 50), (3, 8, 1), (17, 24, 33), (1, 136, 7), (65, 40, 64), (7, 8, 0)] {
+            for transposed in [false, true] {
+                let a = rng.floats(max(m * k, 1)), b = rng.floats(max(k * nc, 1))
+                let (lda, acs) = transposed ? (1, m) : (k, 1)
+                func run(_ unit: CPUVectorUnit) -> [UInt32] {
+                    var c = [Float](repeating: .nan, count: m * nc)
+                    CPUVectorUnit.with(unit) {
+                        c.withUnsafeMutableBufferPointer {
+                            SmallGemm.multiply(m: m, columns: nc, k: k, a: a, lda: lda, aColumnStride: acs, b: b, ldb: nc,
+                                               c: $0.baseAddress!, ldc: nc)
+                        }
+                    }
+                    return c.map(\.bitPattern)
+                }
+                XCTAssertEqual(run(.avx512), run(.avx2), "m=\(m) columns=\(nc) k=\(k) transposed=\(transposed)")
+            }
+        }
+    }
+
+    /// Fused attention's CPU fast path gives the same bits under both units (its products are
+    /// `SmallGemm`s), on a batch with an empty sample, padded keys and a length-1 list.
+    func testAttentionSameBitsUnderBothUnits() throws {
+        try requireAVX512()
+        for (lq, lk, dh) in [(32, 50, 16), (1, 1, 8), (7, 33, 24), (17, 5, 12)] {
+            let x = AttentionChecks.Inputs.make(batch: 9, queryLength: lq, keyLength: lk, heads: 3, headDim: dh,
+                                                masking: .withEmptySample, sources: .separate, seed: UInt64(lq * 100 + lk))
+            let p = x.params
+            func run(_ unit: CPUVectorUnit) throws -> [[UInt32]] {
+                try CPUVectorUnit.with(unit) {
+                    let cpu = CPUBackend()
+                    let tq = try cpu.tensor(x.q, shape: [9, lq, 3, dh]), tk = try cpu.tensor(x.k, shape: [9, lk, 3, dh])
+                    let tv = try cpu.tensor(x.v, shape: [9, lk, 3, dh]), tm = try cpu.tensor(x.mask!, shape: [9, lk])
+                    let tdo = try cpu.tensor(x.dOut, shape: [9, lq, 3, dh])
+                    let to = try cpu.makeTensor(tq.shape), tl = try cpu.makeTensor([9, 3, lq])
+                    let tdq = try cpu.makeTensor(tq.shape), tdk = try cpu.makeTensor(tk.shape), tdv = try cpu.makeTensor(tv.shape)
+                    for t in [to, tl, tdq, tdk, tdv] { try cpu.fill(t, with: .nan) }
+                    try cpu.attentionForward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl)
+                    try cpu.attentionBackward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl, dOut: tdo,
+                                              dQ: tdq, dK: tdk, dV: tdv)
+                    return try [to, tl, tdq, tdk, tdv].map { try cpu.read($0).map(\.bitPattern) }
+                }
+            }
+            let wide = try run(.avx512), narrow = try run(.avx2)
+            for (i, name) in ["O", "lse", "dQ", "dK", "dV"].enumerated() {
+                XCTAssertEqual(wide[i], narrow[i], "Lq=\(lq) Lk=\(lk) dh=\(dh): \(name) differs between AVX-512 and AVX2")
+            }
+        }
+    }
+
+    /// CAFU's fast path against the Double reference with the other unit than the default one,
+    /// so both paths are checked on every host that has AVX-512 (`CAFUTests` runs the default).
+    func testCAFUMatchesReferenceUnderTheOtherUnit() throws {
+        try requireAVX512()
+        let other: CPUVectorUnit = CPUVectorUnit.current == .avx512 ? .avx2 : .avx512
+        CPUVectorUnit.with(other) {
+            assertCasesPass(CAFUChecks.cases(), on: CPUBackend())
+            for gate in CAFUGate.allCases {
+                let p = CAFUParameters(items: 1000, gate: gate)
+                assertCasesPass([CAFUChecks.forwardCase(p), CAFUChecks.backwardCase(p, withDAlpha: true)], on: CPUBackend())
+            }
+        }
+    }
+
+    /// The unit in use is AVX-512 exactly when the host has it, unless ARMMT_CPU_VECTORS=avx2.
+    func testDefaultUnitFollowsTheHost() {
+        let asked = ProcessInfo.processInfo.environment["ARMMT_CPU_VECTORS"]?.lowercased() == "avx2"
+        XCTAssertEqual(CPUVectorUnit.defaultUnit, CPUVectorUnit.hostHasAVX512 && !asked ? .avx512 : .avx2)
+        XCTAssertTrue(CPUBackend().name.contains(CPUVectorUnit.current.rawValue))
+    }
+}
