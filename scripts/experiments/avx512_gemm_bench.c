@@ -1,0 +1,41 @@
+// One-core speed of armmt_avx512_gemm at the shapes the CPU fast paths give it, operands in
+// cache (best of 7 samples of repeated calls). Not part of the build:
+//   clang -O2 -ISources/CAVX512/include scripts/experiments/avx512_gemm_bench.c Sources/CAVX512/gemm.c -o /tmp/gb && /tmp/gb
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "CAVX512.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+int main(void) {
+    float *a = malloc(4 << 20), *b = malloc(4 << 20), *c = malloc(4 << 20);
+    for (int i = 0; i < (1 << 20); i++) {
+        a[i] = (i % 13) * 0.1f;
+        b[i] = (i % 7) * 0.2f;
+    }
+    struct { long m, n, k; int transA; const char *name; } shapes[] = {
+        {256, 64, 192, 0, "CAFU fwd u·W1T 256x64x192"},  {64, 64, 256, 1, "CAFU dW1 (z) TN 64x64x256"},
+        {64, 128, 256, 1, "CAFU dW1 (ctx) TN 64x128x256"}, {256, 64, 64, 0, "CAFU dz 256x64x64"},
+        {256, 128, 64, 0, "CAFU dctx 256x128x64"},        {52, 32, 16, 0, "attention S 52x32x16"},
+        {32, 16, 50, 1, "attention PV 32x16x50"},
+    };
+    for (int t = 0; t < 7; t++) {
+        long m = shapes[t].m, n = shapes[t].n, k = shapes[t].k;
+        long lda = shapes[t].transA ? 1 : k, acs = shapes[t].transA ? m : 1;
+        double best = 1e9;
+        for (int rep = 0; rep < 7; rep++) {
+            int iterations = 20000000 / (m * n * k) + 1;
+            double t0 = now();
+            for (int i = 0; i < iterations; i++) armmt_avx512_gemm(m, n, k, a, lda, acs, b, n, c, n);
+            double dt = (now() - t0) / iterations;
+            if (dt < best) best = dt;
+        }
+        printf("%-30s %8.2f us %7.1f GFLOP/s\n", shapes[t].name, best * 1e6, 2.0 * m * n * k / best * 1e-9);
+    }
+    return 0;
+}
