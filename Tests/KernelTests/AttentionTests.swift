@@ -301,19 +301,7 @@ final class AttentionTests: XCTestCase {
     func testCPUParallelMatchesSerial() throws {
         let x = AttentionChecks.Inputs.make(batch: 64, queryLength: 32, keyLength: 50, heads: 4, headDim: 16,
                                             masking: .withEmptySample, sources: .separate, seed: 4)
-        let p = x.params
-        func run(_ cpu: CPUBackend) throws -> [[UInt32]] {
-            let tq = try cpu.tensor(x.q, shape: [64, 32, 4, 16]), tk = try cpu.tensor(x.k, shape: [64, 50, 4, 16])
-            let tv = try cpu.tensor(x.v, shape: [64, 50, 4, 16]), tm = try cpu.tensor(x.mask!, shape: [64, 50])
-            let tdo = try cpu.tensor(x.dOut, shape: [64, 32, 4, 16])
-            let to = try cpu.makeTensor([64, 32, 4, 16]), tl = try cpu.makeTensor([64, 4, 32])
-            let tdq = try cpu.makeTensor(tq.shape), tdk = try cpu.makeTensor(tk.shape), tdv = try cpu.makeTensor(tv.shape)
-            for t in [to, tl, tdq, tdk, tdv] { try cpu.fill(t, with: .nan) }
-            try cpu.attentionForward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl)
-            try cpu.attentionBackward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl, dOut: tdo,
-                                      dQ: tdq, dK: tdk, dV: tdv)
-            return try [to, tl, tdq, tdk, tdv].map { try cpu.read($0).map(\.bitPattern) }
-        }
+        func run(_ cpu: CPUBackend) throws -> [[UInt32]] { try attentionOutputBits(x, on: cpu) }
         let parallel = try run(CPUBackend()), again = try run(CPUBackend()), serial = try run(CPUBackend(parallel: false))
         for (n, i) in [("O", 0), ("lse", 1), ("dQ", 2), ("dK", 3), ("dV", 4)] {
             XCTAssertEqual(parallel[i], serial[i], "\(n): parallel differs from serial")

@@ -79,21 +79,8 @@ final class CPUVectorUnitTests: XCTestCase {
         for (lq, lk, dh) in [(32, 50, 16), (1, 1, 8), (7, 33, 24), (17, 5, 12)] {
             let x = AttentionChecks.Inputs.make(batch: 9, queryLength: lq, keyLength: lk, heads: 3, headDim: dh,
                                                 masking: .withEmptySample, sources: .separate, seed: UInt64(lq * 100 + lk))
-            let p = x.params
             func run(_ unit: CPUVectorUnit) throws -> [[UInt32]] {
-                try CPUVectorUnit.with(unit) {
-                    let cpu = CPUBackend()
-                    let tq = try cpu.tensor(x.q, shape: [9, lq, 3, dh]), tk = try cpu.tensor(x.k, shape: [9, lk, 3, dh])
-                    let tv = try cpu.tensor(x.v, shape: [9, lk, 3, dh]), tm = try cpu.tensor(x.mask!, shape: [9, lk])
-                    let tdo = try cpu.tensor(x.dOut, shape: [9, lq, 3, dh])
-                    let to = try cpu.makeTensor(tq.shape), tl = try cpu.makeTensor([9, 3, lq])
-                    let tdq = try cpu.makeTensor(tq.shape), tdk = try cpu.makeTensor(tk.shape), tdv = try cpu.makeTensor(tv.shape)
-                    for t in [to, tl, tdq, tdk, tdv] { try cpu.fill(t, with: .nan) }
-                    try cpu.attentionForward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl)
-                    try cpu.attentionBackward(p, q: tq, k: tk, v: tv, keyMask: tm, out: to, logSumExp: tl, dOut: tdo,
-                                              dQ: tdq, dK: tdk, dV: tdv)
-                    return try [to, tl, tdq, tdk, tdv].map { try cpu.read($0).map(\.bitPattern) }
-                }
+                try CPUVectorUnit.with(unit) { try attentionOutputBits(x, on: CPUBackend()) }
             }
             let wide = try run(.avx512), narrow = try run(.avx2)
             for (i, name) in ["O", "lse", "dQ", "dK", "dV"].enumerated() {
