@@ -82,7 +82,7 @@ public enum DeviceProbes {
     /// every "fraction of peak" against it would read twice too high.
     static func widestFMAChains() -> (name: String, flopsPerIteration: Int, run: @Sendable (Int, Float) -> Float) {
         #if arch(x86_64)
-        if armmt_cpu_has_avx512_skx() != 0 {
+        if CPUVectorUnit.hostHasAVX512 {
             return ("AVX-512", 12 * 16 * 2, { armmt_fma_chains_avx512($0, $1) })
         }
         return ("AVX2", 12 * 8 * 2, { armmt_fma_chains_avx2($0, $1) })

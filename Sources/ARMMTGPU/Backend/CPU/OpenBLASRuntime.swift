@@ -20,7 +20,7 @@ enum OpenBLASRuntime {
             return "OpenBLAS's own choice"
         }
         let tablesWithoutAVX512: Set<String> = ["haswell", "zen", "sandybridge"]
-        if tablesWithoutAVX512.contains(currentCore().lowercased()), armmt_cpu_has_avx512_skx() != 0 {
+        if tablesWithoutAVX512.contains(currentCore().lowercased()), CPUVectorUnit.hostHasAVX512 {
             return "set by OPENBLAS_CORETYPE=\(forced); this CPU has AVX-512, which OpenBLAS would use without it"
         }
         return "set by OPENBLAS_CORETYPE=\(forced)"

@@ -1,4 +1,3 @@
-import CAVX512
 import COpenBLAS
 import Foundation
 
@@ -9,7 +8,8 @@ public enum CPUVectorUnit: String, Sendable {
     case avx512 = "AVX-512"
     case avx2 = "AVX2"
 
-    /// Whether this CPU can run the AVX-512 kernels.
+    /// Whether this CPU and its OS support AVX-512 (CPUID + XGETBV, asked once): the one answer the
+    /// fast paths, the FMA probe and `info`'s OpenBLAS note all use.
     public static let hostHasAVX512 = armmt_cpu_has_avx512_skx() != 0
 
     /// The unit in use: AVX-512 where the host has it, unless `ARMMT_CPU_VECTORS=avx2` asks for
