@@ -17,4 +17,45 @@
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc);
 
+/// C = [A1 | A2]·B: the product with A made of two blocks side by side, each read in place
+/// (A1[r, l] = a1[r·lda1 + l·acs1] for l < k1, A2 likewise for the next k2 columns), so a
+/// caller need not copy them into one buffer; B has k1 + k2 rows. Each C element is one FMA
+/// chain over l = 0 … k1 + k2 − 1, as if A were one block. With streamC, C is written with
+/// streaming stores where it is 64-byte aligned with ldc a multiple of 16 (an output the caller
+/// does not read again soon: a normal store first reads each line it writes).
+void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
+                              const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
+                              long ldc, int streamC);
+
+/// The CAFU forward after the first layer's product (CAFUFastPath.forward), `rows` rows of
+/// `pre` [rows, h]: hp = pre + b1, then pre = ReLU(hp) in place, and when gateRows > 0
+/// logits[r, c] = ReLU(hp[r])·w2[c] for c < gateRows (w2 [gateRows, h], logits [rows, gateRows]).
+/// hp is written with streaming stores when 64-byte aligned and h is a multiple of 16.
+void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, const float *b1, const float *w2,
+                              float *hp, float *logits);
+
+/// The CAFU output (CAFUFastPath.forward), `rows` items: r[i, :] = Σ over present modalities
+/// of α[i, mm]·x[i, mm, :] (α[i, mm, :] ⊙ x with the per-dimension gate, dg = d), 0 when none is
+/// present. r is written with streaming stores when 64-byte aligned and d is a multiple of 16.
+void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask, const float *alpha, const float *x,
+                           float *r);
+
+/// The gate's part of the CAFU backward (CAFUFastPath.backwardBlock), `rows` items, every
+/// pointer at the block's first row; G = m·dg gate rows. dA [rows, G] = α ⊙ (γ − Σ_m α ⊙ γ) with
+/// γ = ∂L/∂α = dr·x_m (dr ⊙ x_m when dg = d) for present modalities, plus dAlpha when not NULL;
+/// db2 += Σ_rows dA; relu [rows, h] = ReLU(hp). With inlineGate also ds [rows, h] =
+/// (W2ᵀ·da) ⊙ [hp > 0], db1 += Σ_rows ds and dW2 [G, h] += daᵀ·relu, one row at a time.
+/// dg is 1 (the scalar gate) or d (the per-dimension gate).
+void armmt_avx512_cafu_gate_backward(long rows, long m, long d, long h, long dg, int inlineGate, const float *mask,
+                                     const float *alpha, const float *dr, const float *dAlpha, const float *x,
+                                     const float *hp, const float *w2, float *dA, float *relu, float *dS, float *db1,
+                                     float *db2, float *dW2);
+
+/// The dx rows of the CAFU backward (CAFUFastPath.backwardBlock), `rows` items:
+/// dx[i, mm, :] = α[i, mm]·dr[i, :] + dz[i, :]/P_i for a present modality (α[i, mm, :] ⊙ dr
+/// with the per-dimension gate, dg = d), 0 for an absent one; P_i the number present. dx is
+/// written with streaming stores when it is 64-byte aligned and d is a multiple of 16.
+void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask, const float *alpha,
+                          const float *dr, const float *dz, float *dx);
+
 #endif

@@ -1,3 +1,4 @@
+import CAVX512
 import Foundation
 
 /// Float fast path of the CAFU gate for the CPU backend. Same math as `CAFUReference` (the
@@ -5,10 +6,10 @@ import Foundation
 /// `blockRows`, and each block runs the whole chain (pooling, the first layer's GEMMs, bias +
 /// ReLU, the gate logits, the masked softmax, r; in the backward dα, ds, the GEMMs of dW1 and
 /// [dz ⊕ dk], dx) while its rows are still in L2, instead of one pass over all N items per
-/// step, each streaming megabytes through memory. The forward builds the block's [z ⊕ k]
-/// (one GEMM over d + dc runs faster than two, and the copy streams from memory, which OpenBLAS's
-/// strided packing does not); the backward reads the context in place (dW1 = dsᵀ·[z ⊕ k] as
-/// two GEMMs into the two column ranges of dW1) and writes dk straight into dContext.
+/// step, each streaming megabytes through memory. The forward's first layer is one product
+/// [z ⊕ k]·W1ᵀ (`BlockGemm.multiplyConcatenated`); the backward reads the context in place
+/// (dW1 = dsᵀ·[z ⊕ k] as two GEMMs into the two column ranges of dW1) and writes dk straight
+/// into dContext.
 ///
 /// Blocks are spread over cores. Block boundaries are multiples of `blockRows` from item 0
 /// whatever the number of threads, so every GEMM sees the same operands; weight gradients are
@@ -23,16 +24,14 @@ enum CAFUFastPath {
     /// outer products up to this many gate rows (the scalar gate: G = M); above it, GEMMs.
     static let inlineGateRows = 8
 
-    /// z = mean of the present modalities (0 when none), rows `i0..<i0 + rows`: into `u`
-    /// `[rows, d]`, or with a context, `[z ⊕ k]` into `u` `[rows, d + dc]`. Absent modality
-    /// vectors are never read.
+    /// z = mean of the present modalities (0 when none), rows `i0..<i0 + rows`, into `u` with row
+    /// stride `ld`. Absent modality vectors are never read.
     @inline(__always)
     static func poolBlock(_ p: CAFUParameters, i0: Int, rows: Int, x: UnsafePointer<Float>, mask: UnsafePointer<Float>,
-                          context: UnsafePointer<Float>? = nil, into u: UnsafeMutablePointer<Float>) {
-        let m = p.modalities, d = p.width, dc = p.contextWidth, ld = context == nil ? d : p.inputWidth
+                          into u: UnsafeMutablePointer<Float>, ld: Int) {
+        let m = p.modalities, d = p.width
         for r in 0..<rows {
             let i = i0 + r, zr = u + r * ld
-            if let context { (zr + d).update(from: context + i * dc, count: dc) }
             var count = 0
             for mm in 0..<m where mask[i * m + mm] != 0 {
                 let xm = x + (i * m + mm) * d
@@ -75,28 +74,19 @@ enum CAFUFastPath {
         }
         forEachBlock(p, floatsPerTask: bR * (k + h + g), scratch: scratch, parallel: parallel) { _, i0, rows, buffer in
             let u = buffer, relu = u + bR * k, logits = relu + bR * h
-            poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, context: context, into: u)
+            poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, into: u, ld: k)
             let hp = hiddenPre + i0 * h
-            BlockGemm.multiply(transA: false, m: rows, n: h, k: k, a: u, lda: k, b: w1T, ldb: h, c: hp, ldc: h)
-            for rr in 0..<rows {
-                let hr = hp + rr * h, rl = relu + rr * h
-                var j = 0
-                while j + 8 <= h {
-                    let v = hr.load8(j) + b1.load8(j)
-                    hr.store8(v, j)
-                    rl.store8(Float8().replacing(with: v, where: v .> 0), j)
-                    j += 8
-                }
-                while j < h {
-                    let v = hr[j] + b1[j]
-                    hr[j] = v
-                    rl[j] = v > 0 ? v : 0
-                    j += 1
-                }
-                if g <= inlineGateRows {
-                    let lg = logits + rr * g
-                    for c in 0..<g { lg[c] = RowVectors.dot(rl, w2 + c * h, count: h) }
-                }
+            if CPUVectorUnit.current == .avx512 {
+                // The product lands in the block's buffer, so hp is written once (streamed).
+                BlockGemm.multiplyConcatenated(m: rows, n: h, k1: d, a1: u, lda1: k, k2: p.contextWidth,
+                                               a2: context + i0 * p.contextWidth, lda2: p.contextWidth, b: w1T, ldb: h,
+                                               c: relu, ldc: h)
+                armmt_avx512_cafu_hidden(rows, h, g <= inlineGateRows ? g : 0, relu, b1, w2, hp, logits)
+            } else {
+                BlockGemm.multiplyConcatenated(m: rows, n: h, k1: d, a1: u, lda1: k, k2: p.contextWidth,
+                                               a2: context + i0 * p.contextWidth, lda2: p.contextWidth, b: w1T, ldb: h,
+                                               c: hp, ldc: h)
+                biasReLURows(rows, h: h, gateRows: g <= inlineGateRows ? g : 0, hp: hp, b1: b1, w2: w2, relu: relu, logits: logits)
             }
             if g > inlineGateRows {
                 BlockGemm.multiply(transA: false, m: rows, n: g, k: h, a: relu, lda: h, b: w2T!, ldb: g, c: logits, ldc: g)
@@ -122,7 +112,13 @@ enum CAFUFastPath {
                     let inv: Float = sum > 0 ? 1 / sum : 0
                     for mm in 0..<m { al[mm * dg + c] = lg[mm * dg + c] * inv }
                 }
-                let out = r + i * d
+            }
+            if CPUVectorUnit.current == .avx512 {
+                armmt_avx512_cafu_mix(rows, m, d, dg, mask + i0 * m, alpha + i0 * m * dg, x + i0 * m * d, r + i0 * d)
+                return
+            }
+            for rr in 0..<rows {
+                let i = i0 + rr, mk = mask + i * m, al = alpha + i * m * dg, out = r + i * d
                 var first = true
                 for mm in 0..<m where mk[mm] != 0 {
                     let xm = x + (i * m + mm) * d, am = al + mm * dg
@@ -137,6 +133,31 @@ enum CAFUFastPath {
                 }
                 if first { out.update(repeating: 0, count: d) }
             }
+        }
+    }
+
+    /// hp = hp + b1 and relu = ReLU(hp) over `rows` rows; with gateRows > 0 also the gate logits
+    /// ReLU(hp)·w2[c] for c < gateRows, written out as dot products (the scalar gate's two rows).
+    @inline(__always)
+    static func biasReLURows(_ rows: Int, h: Int, gateRows g: Int, hp: UnsafeMutablePointer<Float>, b1: UnsafePointer<Float>,
+                             w2: UnsafePointer<Float>, relu: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>) {
+        for rr in 0..<rows {
+            let hr = hp + rr * h, rl = relu + rr * h
+            var j = 0
+            while j + 8 <= h {
+                let v = hr.load8(j) + b1.load8(j)
+                hr.store8(v, j)
+                rl.store8(Float8().replacing(with: v, where: v .> 0), j)
+                j += 8
+            }
+            while j < h {
+                let v = hr[j] + b1[j]
+                hr[j] = v
+                rl[j] = v > 0 ? v : 0
+                j += 1
+            }
+            let lg = logits + rr * g
+            for c in 0..<g { lg[c] = RowVectors.dot(rl, w2 + c * h, count: h) }
         }
     }
 
@@ -168,15 +189,14 @@ enum CAFUFastPath {
                               dW1: out.0, db1: out.1, dW2: out.2, db2: out.3)
             }
             guard blocks > 1 else { return }
-            // out[j] = Σ_blocks partial[j], block order fixed; columns split over cores.
+            // out[j] = Σ_blocks partial[j], block order fixed; columns split over cores, each
+            // range summed a block at a time so the adds run along contiguous rows.
             let sums = UnsafeMutablePointer<Float>.allocate(capacity: pw)
             defer { sums.deallocate() }
             CPUParallel.forEachRange(pw, workPerItem: blocks, parallel: parallel) { range in
-                for j in range {
-                    var s: Float = 0
-                    for b in 0..<blocks { s += partials[b * pw + j] }
-                    sums[j] = s
-                }
+                let dst = sums + range.lowerBound
+                dst.update(from: partials + range.lowerBound, count: range.count)
+                for b in 1..<blocks { RowVectors.add(partials + b * pw + range.lowerBound, into: dst, count: range.count) }
             }
             dW1.update(from: sums, count: h * k)
             db1.update(from: sums + h * k, count: h)
@@ -201,6 +221,63 @@ enum CAFUFastPath {
         db2.update(repeating: 0, count: g)
         if inline { dW2.update(repeating: 0, count: g * h) }
 
+        if CPUVectorUnit.current == .avx512 {
+            armmt_avx512_cafu_gate_backward(rows, m, d, h, dg, inline ? 1 : 0, mask + i0 * m, alpha + i0 * m * dg, dr + i0 * d,
+                                            dAlpha.map { $0 + i0 * m * dg }, x + i0 * m * d, hiddenPre + i0 * h, w2, dA, relu,
+                                            dS, db1, db2, dW2)
+        } else {
+            gateBackwardRows(p, i0: i0, rows: rows, inline: inline, dr: dr, dAlpha: dAlpha, x: x, mask: mask, w2: w2,
+                             alpha: alpha, hiddenPre: hiddenPre, dA: dA, grad: grad, relu: relu, dS: dS, db1: db1, db2: db2, dW2: dW2)
+        }
+        if !inline {
+            BlockGemm.multiply(transA: false, m: rows, n: h, k: g, a: dA, lda: g, b: w2, ldb: h, c: dS, ldc: h)
+            for rr in 0..<rows { reluMaskAndSum(dS + rr * h, hiddenPre + (i0 + rr) * h, db1, h) }
+            BlockGemm.multiply(transA: true, m: g, n: h, k: rows, a: dA, lda: g, b: relu, ldb: h, c: dW2, ldc: h)
+        }
+        // dW1 = dsᵀ·[z ⊕ k]; [dz ⊕ dk] = ds·W1 (dk straight into dContext).
+        poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, into: z, ld: d)
+        BlockGemm.multiply(transA: true, m: h, n: d, k: rows, a: dS, lda: h, b: z, ldb: d, c: dW1, ldc: k)
+        BlockGemm.multiply(transA: false, m: rows, n: d, k: h, a: dS, lda: h, b: w1, ldb: k, c: dz, ldc: d)
+        if dc > 0 {
+            BlockGemm.multiply(transA: true, m: h, n: dc, k: rows, a: dS, lda: h, b: context + i0 * dc, ldb: dc,
+                               c: dW1 + d, ldc: k)
+            BlockGemm.multiply(transA: false, m: rows, n: dc, k: h, a: dS, lda: h, b: w1 + d, ldb: k,
+                               c: dContext + i0 * dc, ldc: dc, streamC: true)
+        }
+        // dx_m = α_m ⊙ dr + (p_m / P)·dz; 0 for absent modalities.
+        if CPUVectorUnit.current == .avx512 {
+            armmt_avx512_cafu_dx(rows, m, d, dg, mask + i0 * m, alpha + i0 * m * dg, dr + i0 * d, dz, dx + i0 * m * d)
+            return
+        }
+        for rr in 0..<rows {
+            let i = i0 + rr, mk = mask + i * m, dri = dr + i * d, dzr = dz + rr * d
+            var count = 0
+            for mm in 0..<m where mk[mm] != 0 { count += 1 }
+            let share: Float = count > 0 ? 1 / Float(count) : 0
+            for mm in 0..<m {
+                let dxm = dx + (i * m + mm) * d, am = alpha + (i * m + mm) * dg
+                if mk[mm] == 0 {
+                    dxm.update(repeating: 0, count: d)
+                } else if dg == 1 {
+                    RowVectors.scale(dzr, by: share, into: dxm, count: d)
+                    RowVectors.addScaled(dri, by: am[0], into: dxm, count: d)
+                } else {
+                    for j in 0..<d { dxm[j] = am[j] * dri[j] + share * dzr[j] }
+                }
+            }
+        }
+    }
+
+    /// The gate's part of the backward, rows `i0..<i0 + rows` (the AVX2 path of
+    /// `armmt_avx512_cafu_gate_backward`): dA, db2, relu, and with `inline` ds, db1, dW2.
+    @inline(__always)
+    static func gateBackwardRows(_ p: CAFUParameters, i0: Int, rows: Int, inline: Bool, dr: UnsafePointer<Float>,
+                                 dAlpha: UnsafePointer<Float>?, x: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+                                 w2: UnsafePointer<Float>, alpha: UnsafePointer<Float>, hiddenPre: UnsafePointer<Float>,
+                                 dA: UnsafeMutablePointer<Float>, grad: UnsafeMutablePointer<Float>, relu: UnsafeMutablePointer<Float>,
+                                 dS: UnsafeMutablePointer<Float>, db1: UnsafeMutablePointer<Float>, db2: UnsafeMutablePointer<Float>,
+                                 dW2: UnsafeMutablePointer<Float>) {
+        let m = p.modalities, d = p.width, h = p.hidden, g = p.gateRows, dg = p.gateWidth
         for rr in 0..<rows {
             let i = i0 + rr, mk = mask + i * m, al = alpha + i * m * dg, dri = dr + i * d, da = dA + rr * g
             // da = α(γ − Σ α γ), γ = ∂L/∂α (through r, plus dAlpha).
@@ -231,39 +308,6 @@ enum CAFUFastPath {
                 for c in 1..<max(g, 1) { RowVectors.addScaled(w2 + c * h, by: da[c], into: ds, count: h) }
                 reluMaskAndSum(ds, hp, db1, h)
                 for c in 0..<g { RowVectors.addScaled(rl, by: da[c], into: dW2 + c * h, count: h) }
-            }
-        }
-        if !inline {
-            BlockGemm.multiply(transA: false, m: rows, n: h, k: g, a: dA, lda: g, b: w2, ldb: h, c: dS, ldc: h)
-            for rr in 0..<rows { reluMaskAndSum(dS + rr * h, hiddenPre + (i0 + rr) * h, db1, h) }
-            BlockGemm.multiply(transA: true, m: g, n: h, k: rows, a: dA, lda: g, b: relu, ldb: h, c: dW2, ldc: h)
-        }
-        // dW1 = dsᵀ·[z ⊕ k]; [dz ⊕ dk] = ds·W1 (dk straight into dContext).
-        poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, into: z)
-        BlockGemm.multiply(transA: true, m: h, n: d, k: rows, a: dS, lda: h, b: z, ldb: d, c: dW1, ldc: k)
-        BlockGemm.multiply(transA: false, m: rows, n: d, k: h, a: dS, lda: h, b: w1, ldb: k, c: dz, ldc: d)
-        if dc > 0 {
-            BlockGemm.multiply(transA: true, m: h, n: dc, k: rows, a: dS, lda: h, b: context + i0 * dc, ldb: dc,
-                               c: dW1 + d, ldc: k)
-            BlockGemm.multiply(transA: false, m: rows, n: dc, k: h, a: dS, lda: h, b: w1 + d, ldb: k,
-                               c: dContext + i0 * dc, ldc: dc)
-        }
-        // dx_m = α_m ⊙ dr + (p_m / P)·dz; 0 for absent modalities.
-        for rr in 0..<rows {
-            let i = i0 + rr, mk = mask + i * m, dri = dr + i * d, dzr = dz + rr * d
-            var count = 0
-            for mm in 0..<m where mk[mm] != 0 { count += 1 }
-            let share: Float = count > 0 ? 1 / Float(count) : 0
-            for mm in 0..<m {
-                let dxm = dx + (i * m + mm) * d, am = alpha + (i * m + mm) * dg
-                if mk[mm] == 0 {
-                    dxm.update(repeating: 0, count: d)
-                } else if dg == 1 {
-                    RowVectors.scale(dzr, by: share, into: dxm, count: d)
-                    RowVectors.addScaled(dri, by: am[0], into: dxm, count: d)
-                } else {
-                    for j in 0..<d { dxm[j] = am[j] * dri[j] + share * dzr[j] }
-                }
             }
         }
     }
