@@ -38,10 +38,11 @@ let package = Package(
         // AVX-512 kernels for the CPU fast paths, compiled per function for AVX-512 so the build
         // still runs on AVX2-only hosts; called only when the CPU has it (CPUVectorUnit). -O2 in
         // every configuration: the debug build runs the test suite, and unoptimised intrinsics
-        // keep every register tile in memory.
+        // keep every register tile in memory. No contraction: the kernels that promise the Swift
+        // path's bits write every fused multiply-add out.
         .target(
             name: "CAVX512",
-            cSettings: [.unsafeFlags(["-O2"])]
+            cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]
         ),
         // OpenCL C sources, embedded into the binary so it never reads kernels from disk.
         .target(

@@ -73,7 +73,9 @@ final class CPUVectorUnitTests: XCTestCase {
     }
 
     /// Fused attention's CPU fast path gives the same bits under both units (its products are
-    /// `SmallGemm`s), on a batch with an empty sample, padded keys and a length-1 list.
+    /// `SmallGemm`s, its softmax steps the same exp and log lane for lane), on a batch with an
+    /// empty sample, padded keys, a length-1 list, and query counts whose last group of lanes is
+    /// 8 wide (Lq = 1, 7, 17).
     func testAttentionSameBitsUnderBothUnits() throws {
         try requireAVX512()
         for (lq, lk, dh) in [(32, 50, 16), (1, 1, 8), (7, 33, 24), (17, 5, 12)] {

@@ -58,4 +58,15 @@ void armmt_avx512_cafu_gate_backward(long rows, long m, long d, long h, long dg,
 void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask, const float *alpha,
                           const float *dr, const float *dz, float *dx);
 
+/// Attention's softmax over keys of transposed scores Sᵀ [n, lq8] in place (the AVX-512 form of
+/// AttentionFastPath.softmaxColumns, lane for lane the same bits): Pᵀ = e^(Sᵀ − max) unnormalised,
+/// per query lse = max + log Σ and inverseSum = 1/Σ; rows n..<n4 set to 0. lq8 a multiple of 8,
+/// n ≥ 1.
+void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *lse, float *inverseSum);
+
+/// The attention backward's elementwise step (AttentionFastPath.probabilitiesAndScoreGradient,
+/// the same bits): s ← Pᵀ = e^(Sᵀ − lse); per query D = Σ_j P ⊙ dP in key order; dP ← Pᵀ ⊙ (dPᵀ − D);
+/// rows n..<n4 of both set to 0.
+void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse);
+
 #endif

@@ -1,3 +1,4 @@
+import CAVX512
 import COpenBLAS
 import Foundation
 
@@ -239,6 +240,10 @@ enum AttentionFastPath {
     @inline(never)
     static func softmaxColumns(_ s: UnsafeMutablePointer<Float>, n: Int, n4: Int, lq8: Int,
                                lse: UnsafeMutablePointer<Float>, inverseSum: UnsafeMutablePointer<Float>) {
+        if CPUVectorUnit.current == .avx512 {
+            armmt_avx512_softmax_columns(s, n, n4, lq8, lse, inverseSum)
+            return
+        }
         for g in stride(from: 0, to: lq8, by: 8) {
             let col = s + g
             var m0 = col.load8(0), m1 = m0
@@ -282,6 +287,10 @@ enum AttentionFastPath {
     @inline(never)
     static func probabilitiesAndScoreGradient(_ s: UnsafeMutablePointer<Float>, _ dP: UnsafeMutablePointer<Float>,
                                               n: Int, n4: Int, lq8: Int, lse: UnsafePointer<Float>) {
+        if CPUVectorUnit.current == .avx512 {
+            armmt_avx512_probabilities_and_score_gradient(s, dP, n, n4, lq8, lse)
+            return
+        }
         for g in stride(from: 0, to: lq8, by: 8) {
             let col = s + g, dcol = dP + g, l = lse.load8(g)
             var d = Float8()

@@ -105,7 +105,7 @@ enum CAFUFastPath {
             }
             RowVectors.expInPlace(logits, count: rows * g)
             for rr in 0..<rows {
-                let i = i0 + rr, lg = logits + rr * g, mk = mask + i * m, al = alpha + i * m * dg
+                let i = i0 + rr, lg = logits + rr * g, al = alpha + i * m * dg
                 for c in 0..<dg {
                     var sum: Float = 0
                     for mm in 0..<m { sum += lg[mm * dg + c] }

@@ -1,0 +1,147 @@
+#include "CAVX512.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// The same operations in the same order as the Swift fast path's VectorMath.exp / .log and
+// the attention softmax loops, sixteen lanes at a time: every lane gives the bits of the
+// Swift (eight-lane) code. The build uses -ffp-contract=off so no product and sum are fused
+// behind the code's back.
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+// Swift's `VectorMath.max(a, b)` (b where b > a, else a) is x86's max with its operands
+// swapped: _mm512_max_ps(x, y) gives x where x > y, else y (NaN included).
+ALWAYS_INLINE __m512 swiftMax(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
+
+// fma(a, b, c) = a·b + c in one rounding, as VectorMath.fma.
+ALWAYS_INLINE __m512 fmaS(__m512 a, __m512 b, float c) { return _mm512_fmadd_ps(a, b, _mm512_set1_ps(c)); }
+
+// VectorMath.exp: Cody–Waite reduction, Cephes' expf polynomial, 2^n in the exponent bits.
+ALWAYS_INLINE __m512 exp16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f), hi = _mm512_set1_ps(88.37626f);
+    __m512 xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), x, lo);
+    xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(xc, hi, _CMP_GT_OQ), xc, hi);
+    const float magic = 12582912.0f;
+    const __m512 t = fmaS(xc, _mm512_set1_ps(1.44269504f), magic);
+    const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(magic));
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), xc);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = fmaS(p, r, 1.3981999507e-3f);
+    p = fmaS(p, r, 8.3334519073e-3f);
+    p = fmaS(p, r, 4.1665795894e-2f);
+    p = fmaS(p, r, 1.6666665459e-1f);
+    p = fmaS(p, r, 5.0000001201e-1f);
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
+    const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
+    __m512 e = _mm512_mul_ps(y, scale);
+    e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), e, _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), e, _mm512_set1_ps(__builtin_inff()));
+}
+
+// VectorMath.log for x ≥ 1 (positive normal x): Cephes' logf reduction and polynomial.
+ALWAYS_INLINE __m512 log16(__m512 x) {
+    const __m512i bits = _mm512_castps_si512(x);
+    __m512 e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srai_epi32(bits, 23), _mm512_set1_epi32(126)));
+    __m512 m = _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f000000)));
+    const __mmask16 small = _mm512_cmp_ps_mask(m, _mm512_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+    e = _mm512_mask_blend_ps(small, e, _mm512_sub_ps(e, _mm512_set1_ps(1.0f)));
+    m = _mm512_mask_blend_ps(small, m, _mm512_add_ps(m, m));
+    const __m512 f = _mm512_sub_ps(m, _mm512_set1_ps(1.0f)), z = _mm512_mul_ps(f, f);
+    __m512 y = _mm512_set1_ps(7.0376836292e-2f);
+    y = fmaS(y, f, -1.1514610310e-1f);
+    y = fmaS(y, f, 1.1676998740e-1f);
+    y = fmaS(y, f, -1.2420140846e-1f);
+    y = fmaS(y, f, 1.4249322787e-1f);
+    y = fmaS(y, f, -1.6668057665e-1f);
+    y = fmaS(y, f, 2.0000714765e-1f);
+    y = fmaS(y, f, -2.4999993993e-1f);
+    y = fmaS(y, f, 3.3333331174e-1f);
+    y = _mm512_mul_ps(_mm512_mul_ps(y, f), z);
+    y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
+    y = _mm512_fmadd_ps(_mm512_set1_ps(-0.5f), z, y);
+    const __m512 r = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), _mm512_add_ps(f, y));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), r, x);
+}
+
+// Lanes g … g + 15 of a row lq8 wide (a multiple of 8): the last group may be 8 lanes.
+ALWAYS_INLINE __mmask16 groupLanes(long lq8, long g) { return lq8 - g >= 16 ? (__mmask16)0xffff : (__mmask16)0x00ff; }
+
+void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *lse, float *inverseSum) {
+    for (long g = 0; g < lq8; g += 16) {
+        const __mmask16 lanes = groupLanes(lq8, g);
+        float *col = s + g;
+#define LOAD(j) _mm512_maskz_loadu_ps(lanes, col + (j) * lq8)
+        __m512 m0 = LOAD(0), m1 = m0;
+        long j = 1;
+        for (; j + 1 < n; j += 2) {
+            m0 = swiftMax(m0, LOAD(j));
+            m1 = swiftMax(m1, LOAD(j + 1));
+        }
+        if (j < n) m0 = swiftMax(m0, LOAD(j));
+        const __m512 m = swiftMax(m0, m1);
+        __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+        for (j = 0; j + 1 < n; j += 2) {
+            const __m512 e0 = exp16(_mm512_sub_ps(LOAD(j), m)), e1 = exp16(_mm512_sub_ps(LOAD(j + 1), m));
+            _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
+            _mm512_mask_storeu_ps(col + (j + 1) * lq8, lanes, e1);
+            sum0 = _mm512_add_ps(sum0, e0);
+            sum1 = _mm512_add_ps(sum1, e1);
+        }
+        if (j < n) {
+            const __m512 e0 = exp16(_mm512_sub_ps(LOAD(j), m));
+            _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
+            sum0 = _mm512_add_ps(sum0, e0);
+        }
+#undef LOAD
+        const __m512 sum = _mm512_add_ps(sum0, sum1);
+        _mm512_mask_storeu_ps(inverseSum + g, lanes, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));
+        _mm512_mask_storeu_ps(lse + g, lanes, _mm512_add_ps(m, log16(sum)));
+    }
+    for (long j = n; j < n4; ++j)
+        for (long c = 0; c < lq8; c += 16) _mm512_mask_storeu_ps(s + j * lq8 + c, groupLanes(lq8, c), _mm512_setzero_ps());
+}
+
+void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse) {
+    for (long g = 0; g < lq8; g += 16) {
+        const __mmask16 lanes = groupLanes(lq8, g);
+        float *col = s + g, *dcol = dP + g;
+        const __m512 l = _mm512_maskz_loadu_ps(lanes, lse + g);
+        __m512 d = _mm512_setzero_ps();
+        for (long j = 0; j < n; ++j) {
+            const __m512 pj = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, col + j * lq8), l));
+            _mm512_mask_storeu_ps(col + j * lq8, lanes, pj);
+            d = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(lanes, dcol + j * lq8), d);
+        }
+        for (long j = 0; j < n; ++j) {
+            const __m512 p = _mm512_maskz_loadu_ps(lanes, col + j * lq8), dp = _mm512_maskz_loadu_ps(lanes, dcol + j * lq8);
+            _mm512_mask_storeu_ps(dcol + j * lq8, lanes, _mm512_mul_ps(p, _mm512_sub_ps(dp, d)));
+        }
+    }
+    for (long j = n; j < n4; ++j)
+        for (long c = 0; c < lq8; c += 16) {
+            _mm512_mask_storeu_ps(s + j * lq8 + c, groupLanes(lq8, c), _mm512_setzero_ps());
+            _mm512_mask_storeu_ps(dP + j * lq8 + c, groupLanes(lq8, c), _mm512_setzero_ps());
+        }
+}
+
+#pragma clang attribute pop
+
+#else
+
+// Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
+void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *lse, float *inverseSum) {
+    (void)s, (void)n, (void)n4, (void)lq8, (void)lse, (void)inverseSum;
+    __builtin_trap();
+}
+
+void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse) {
+    (void)s, (void)dP, (void)n, (void)n4, (void)lq8, (void)lse;
+    __builtin_trap();
+}
+
+#endif
