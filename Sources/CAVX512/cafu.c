@@ -6,9 +6,10 @@
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
 
-// Stores 16 floats, bypassing the cache when `stream`: dx is written once and not read again
-// in the op, and a normal store first reads every line it writes (write-allocate), which
-// doubles the traffic of the op's largest output.
+// Stores 16 floats, bypassing the cache when `stream`: for hp, which the forward writes once
+// and only the backward reads, after the rest of the model's forward pass. A normal store
+// first reads every line it writes (write-allocate). Outputs the next op reads at once (r, dx)
+// are stored normally, so they are still in cache for it.
 static inline __attribute__((always_inline)) void store16(float *p, __m512 v, __mmask16 mask, int stream) {
     if (stream) _mm512_stream_ps(p, v);
     else _mm512_mask_storeu_ps(p, mask, v);
@@ -42,10 +43,9 @@ void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, cons
 }
 
 // r = Σ over present modalities of α_m ⊙ x_m (α_m one scalar when dg = 1), 0 when none is
-// present; r streamed (the op's output, not read again in it).
+// present.
 void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask, const float *alpha, const float *x,
                            float *r) {
-    const int stream = ((uintptr_t)r & 63) == 0 && d % 16 == 0;
     for (long i = 0; i < rows; ++i) {
         const float *mk = mask + i * m;
         for (long j = 0; j < d; j += 16) {
@@ -57,10 +57,9 @@ void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask
                 const __m512 a = dg == 1 ? _mm512_set1_ps(am[0]) : _mm512_maskz_loadu_ps(lanes, am + j);
                 acc = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(lanes, x + (i * m + mm) * d + j), acc);
             }
-            store16(r + i * d + j, acc, lanes, stream);
+            _mm512_mask_storeu_ps(r + i * d + j, lanes, acc);
         }
     }
-    if (stream) _mm_sfence();
 }
 
 #define LANES(n, j) ((n) - (j) >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << ((n) - (j))) - 1))
@@ -135,7 +134,6 @@ void armmt_avx512_cafu_gate_backward(long rows, long m, long d, long h, long dg,
 
 void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask, const float *alpha,
                           const float *dr, const float *dz, float *dx) {
-    const int stream = ((uintptr_t)dx & 63) == 0 && d % 16 == 0;
     for (long i = 0; i < rows; ++i) {
         const float *mk = mask + i * m, *dri = dr + i * d, *dzi = dz + i * d;
         long count = 0;
@@ -153,11 +151,10 @@ void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask,
                     const __m512 z = _mm512_mul_ps(share, _mm512_maskz_loadu_ps(lanes, dzi + j));
                     v = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(lanes, dri + j), z);
                 }
-                store16(dxm + j, v, lanes, stream);
+                _mm512_mask_storeu_ps(dxm + j, lanes, v);
             }
         }
     }
-    if (stream) _mm_sfence();
 }
 
 #pragma clang attribute pop

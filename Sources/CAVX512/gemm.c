@@ -2,7 +2,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <stdint.h>
 
 // Every function below is compiled for AVX-512 (the subsets of Skylake-X and later, which
 // armmt_cpu_has_avx512_skx checks), whatever the target of the rest of the build.
@@ -36,7 +35,7 @@ typedef struct {
 // registers (at most 24 of the 32, plus V for B; A is broadcast from memory). Per l: V loads
 // of B, R broadcasts of A, R·V independent FMAs. `a1` covers B's first a1.k rows, `a2` the rest.
 ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const float *b, long ldb, float *c,
-                        long ldc, __mmask16 last, int stream) {
+                        long ldc, __mmask16 last) {
     __m512 acc[12][4];
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; ++r)
@@ -49,8 +48,7 @@ ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const 
 #pragma clang loop unroll(full)
         for (int v = 0; v < V; ++v) {
             float *cr = c + r * ldc + 16 * v;
-            if (stream && (v < V - 1 || last == 0xffff)) _mm512_stream_ps(cr, acc[r][v]);
-            else if (v == V - 1) _mm512_mask_storeu_ps(cr, last, acc[r][v]);
+            if (v == V - 1) _mm512_mask_storeu_ps(cr, last, acc[r][v]);
             else _mm512_storeu_ps(cr, acc[r][v]);
         }
 }
@@ -60,24 +58,24 @@ ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const 
 // latency on two pipes needs 8).
 #define PANEL(V, RMAX)                                                                                     \
     static void panel##V(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,     \
-                         __mmask16 last, int stream) {                                                     \
+                         __mmask16 last) {                                                                 \
         long i = 0;                                                                                        \
         for (; i + RMAX <= m; i += RMAX, a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda)                    \
-            tile(RMAX, V, a1, a2, b, ldb, c + i * ldc, ldc, last, stream);                                         \
+            tile(RMAX, V, a1, a2, b, ldb, c + i * ldc, ldc, last);                                         \
         float *ci = c + i * ldc;                                                                           \
         switch (m - i) {                                                                                   \
         case 0: break;                                                                                     \
-        case 1: tile(1, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 2: tile(2, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 3: tile(3, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 4: tile(4, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 5: tile(5, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 6: tile(6, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 7: tile(7, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 8: tile(8, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 9: tile(9, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                          \
-        case 10: tile(10, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                        \
-        default: tile(11, V, a1, a2, b, ldb, ci, ldc, last, stream); break;                                        \
+        case 1: tile(1, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 2: tile(2, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 3: tile(3, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 4: tile(4, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 5: tile(5, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 6: tile(6, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 7: tile(7, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 8: tile(8, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 9: tile(9, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
+        case 10: tile(10, V, a1, a2, b, ldb, ci, ldc, last); break;                                        \
+        default: tile(11, V, a1, a2, b, ldb, ci, ldc, last); break;                                        \
         }                                                                                                  \
     }
 
@@ -88,8 +86,7 @@ PANEL(4, 6)
 
 void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
                               const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
-                              long ldc, int streamC) {
-    const int stream = streamC && ((uintptr_t)c & 63) == 0 && ldc % 16 == 0;
+                              long ldc) {
     const operand o1 = {a1, lda1, acs1, k1}, o2 = {a2, lda2, acs2, k2};
     // Column panels of 64 (four vectors); the last panel has 1–4 vectors, its last one masked.
     for (long j = 0; j < n; j += 64) {
@@ -98,18 +95,17 @@ void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda
         const long lastWidth = width - 16 * (vectors - 1);
         const __mmask16 last = (__mmask16)((1u << lastWidth) - 1);
         switch (vectors) {
-        case 1: panel1(m, o1, o2, b + j, ldb, c + j, ldc, last, stream); break;
-        case 2: panel2(m, o1, o2, b + j, ldb, c + j, ldc, last, stream); break;
-        case 3: panel3(m, o1, o2, b + j, ldb, c + j, ldc, last, stream); break;
-        default: panel4(m, o1, o2, b + j, ldb, c + j, ldc, last, stream); break;
+        case 1: panel1(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
+        case 2: panel2(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
+        case 3: panel3(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
+        default: panel4(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
         }
     }
-    if (stream) _mm_sfence();
 }
 
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc) {
-    armmt_avx512_gemm_concat(m, n, k, a, lda, acs, 0, a, lda, acs, b, ldb, c, ldc, 0);
+    armmt_avx512_gemm_concat(m, n, k, a, lda, acs, 0, a, lda, acs, b, ldb, c, ldc);
 }
 
 #pragma clang attribute pop
@@ -119,8 +115,7 @@ void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long ac
 // Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
 void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
                               const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
-                              long ldc, int streamC) {
-    (void)streamC;
+                              long ldc) {
     for (long r = 0; r < m; ++r)
         for (long j = 0; j < n; ++j) {
             float s = 0;
@@ -132,7 +127,7 @@ void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda
 
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc) {
-    armmt_avx512_gemm_concat(m, n, k, a, lda, acs, 0, a, lda, acs, b, ldb, c, ldc, 0);
+    armmt_avx512_gemm_concat(m, n, k, a, lda, acs, 0, a, lda, acs, b, ldb, c, ldc);
 }
 
 #endif

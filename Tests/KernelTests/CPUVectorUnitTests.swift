@@ -47,6 +47,39 @@ final class CPUVectorUnitTests: XCTestCase {
         XCTAssertEqual(checked, 550)
     }
 
+    /// `armmt_avx512_gemm_concat` with A cut into two blocks held in separate buffers (CAFU's
+    /// [z ⊕ context] read in place) gives the bits of one product over the whole A: each element
+    /// is the same FMA chain. Every cut point, A plain and transposed.
+    func testAVX512GemmConcatSameBitsAsOneOperand() throws {
+        try requireAVX512()
+        var rng = SeededRandom(seed: 33)
+        for (m, n, k) in [(13, 65, 9), (6, 64, 7), (25, 17, 12), (1, 130, 5)] {
+            let b = rng.floats(k * n)
+            for transposed in [false, true] {
+                let a = rng.floats(m * k)
+                let (lda, acs) = transposed ? (1, m) : (k, 1)
+                var whole = [Float](repeating: .nan, count: m * n)
+                whole.withUnsafeMutableBufferPointer { armmt_avx512_gemm(m, n, k, a, lda, acs, b, n, $0.baseAddress, n) }
+                for k1 in 0...k {
+                    // A1 = columns 0..<k1 of A, A2 = the rest, each copied into its own buffer.
+                    var a1 = [Float](repeating: 0, count: max(m * k1, 1)), a2 = [Float](repeating: 0, count: max(m * (k - k1), 1))
+                    for r in 0..<m {
+                        for l in 0..<k {
+                            let v = a[r * lda + l * acs]
+                            if l < k1 { a1[transposed ? l * m + r : r * k1 + l] = v } else { a2[transposed ? (l - k1) * m + r : r * (k - k1) + l - k1] = v }
+                        }
+                    }
+                    let (lda1, acs1) = transposed ? (1, m) : (k1, 1), (lda2, acs2) = transposed ? (1, m) : (k - k1, 1)
+                    var c = [Float](repeating: .nan, count: m * n)
+                    c.withUnsafeMutableBufferPointer {
+                        armmt_avx512_gemm_concat(m, n, k1, a1, lda1, acs1, k - k1, a2, lda2, acs2, b, n, $0.baseAddress, n)
+                    }
+                    XCTAssertEqual(c.map(\.bitPattern), whole.map(\.bitPattern), "m=\(m) n=\(n) k=\(k) k1=\(k1) transposed=\(transposed)")
+                }
+            }
+        }
+    }
+
     /// On the products attention makes (columns a multiple of 8, A plain or read transposed
     /// through its column stride), the AVX-512 kernel gives the bits of the Swift loops: every
     /// element is the same chain of FMAs in the same order.

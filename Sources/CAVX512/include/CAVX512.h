@@ -20,12 +20,10 @@ void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long ac
 /// C = [A1 | A2]·B: the product with A made of two blocks side by side, each read in place
 /// (A1[r, l] = a1[r·lda1 + l·acs1] for l < k1, A2 likewise for the next k2 columns), so a
 /// caller need not copy them into one buffer; B has k1 + k2 rows. Each C element is one FMA
-/// chain over l = 0 … k1 + k2 − 1, as if A were one block. With streamC, C is written with
-/// streaming stores where it is 64-byte aligned with ldc a multiple of 16 (an output the caller
-/// does not read again soon: a normal store first reads each line it writes).
+/// chain over l = 0 … k1 + k2 − 1, as if A were one block.
 void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
                               const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
-                              long ldc, int streamC);
+                              long ldc);
 
 /// The CAFU forward after the first layer's product (CAFUFastPath.forward), `rows` rows of
 /// `pre` [rows, h]: hp = pre + b1, then pre = ReLU(hp) in place, and when gateRows > 0
@@ -36,7 +34,7 @@ void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, cons
 
 /// The CAFU output (CAFUFastPath.forward), `rows` items: r[i, :] = Σ over present modalities
 /// of α[i, mm]·x[i, mm, :] (α[i, mm, :] ⊙ x with the per-dimension gate, dg = d), 0 when none is
-/// present. r is written with streaming stores when 64-byte aligned and d is a multiple of 16.
+/// present.
 void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask, const float *alpha, const float *x,
                            float *r);
 
@@ -53,8 +51,7 @@ void armmt_avx512_cafu_gate_backward(long rows, long m, long d, long h, long dg,
 
 /// The dx rows of the CAFU backward (CAFUFastPath.backwardBlock), `rows` items:
 /// dx[i, mm, :] = α[i, mm]·dr[i, :] + dz[i, :]/P_i for a present modality (α[i, mm, :] ⊙ dr
-/// with the per-dimension gate, dg = d), 0 for an absent one; P_i the number present. dx is
-/// written with streaming stores when it is 64-byte aligned and d is a multiple of 16.
+/// with the per-dimension gate, dg = d), 0 for an absent one; P_i the number present.
 void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask, const float *alpha,
                           const float *dr, const float *dz, float *dx);
 

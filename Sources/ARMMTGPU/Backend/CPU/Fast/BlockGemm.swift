@@ -7,12 +7,10 @@ import CAVX512
 enum BlockGemm {
     /// C [m, n] = op(A)·B with op(A) [m, k] (A stored [k, m] when `transA`), B [k, n].
     @inline(__always)
-    /// `streamC`: C is an output the op does not read again, written past the cache on the
-    /// AVX-512 path.
     static func multiply(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, streamC: Bool = false) {
+                         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if CPUVectorUnit.current == .avx512 {
-            armmt_avx512_gemm_concat(m, n, k, a, transA ? 1 : lda, transA ? lda : 1, 0, a, 1, 1, b, ldb, c, ldc, streamC ? 1 : 0)
+            armmt_avx512_gemm(m, n, k, a, transA ? 1 : lda, transA ? lda : 1, b, ldb, c, ldc)
         } else {
             Float.blasGemm(transA: transA, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
                            b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
@@ -29,7 +27,7 @@ enum BlockGemm {
                                      a2: UnsafePointer<Float>, lda2: Int, b: UnsafePointer<Float>, ldb: Int,
                                      c: UnsafeMutablePointer<Float>, ldc: Int) {
         if CPUVectorUnit.current == .avx512 {
-            armmt_avx512_gemm_concat(m, n, k1, a1, lda1, 1, k2, a2, lda2, 1, b, ldb, c, ldc, 0)
+            armmt_avx512_gemm_concat(m, n, k1, a1, lda1, 1, k2, a2, lda2, 1, b, ldb, c, ldc)
         } else {
             for r in 0..<m { (a1 + r * lda1 + k1).update(from: a2 + r * lda2, count: k2) }
             multiply(transA: false, m: m, n: n, k: k1 + k2, a: a1, lda: lda1, b: b, ldb: ldb, c: c, ldc: ldc)

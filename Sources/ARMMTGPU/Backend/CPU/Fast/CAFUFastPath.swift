@@ -242,7 +242,7 @@ enum CAFUFastPath {
             BlockGemm.multiply(transA: true, m: h, n: dc, k: rows, a: dS, lda: h, b: context + i0 * dc, ldb: dc,
                                c: dW1 + d, ldc: k)
             BlockGemm.multiply(transA: false, m: rows, n: dc, k: h, a: dS, lda: h, b: w1 + d, ldb: k,
-                               c: dContext + i0 * dc, ldc: dc, streamC: true)
+                               c: dContext + i0 * dc, ldc: dc)
         }
         // dx_m = α_m ⊙ dr + (p_m / P)·dz; 0 for absent modalities.
         if CPUVectorUnit.current == .avx512 {
