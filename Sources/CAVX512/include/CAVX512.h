@@ -38,20 +38,10 @@ void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, cons
 void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask, const float *alpha, const float *x,
                            float *r);
 
-/// The gate's part of the CAFU backward (CAFUFastPath.backwardBlock), `rows` items, every
-/// pointer at the block's first row; G = m·dg gate rows. dA [rows, G] = α ⊙ (γ − Σ_m α ⊙ γ) with
-/// γ = ∂L/∂α = dr·x_m (dr ⊙ x_m when dg = d) for present modalities, plus dAlpha when not NULL;
-/// db2 += Σ_rows dA; relu [rows, h] = ReLU(hp). With inlineGate also ds [rows, h] =
-/// (W2ᵀ·da) ⊙ [hp > 0], db1 += Σ_rows ds and dW2 [G, h] += daᵀ·relu, one row at a time.
-/// dg is 1 (the scalar gate) or d (the per-dimension gate).
-void armmt_avx512_cafu_gate_backward(long rows, long m, long d, long h, long dg, int inlineGate, const float *mask,
-                                     const float *alpha, const float *dr, const float *dAlpha, const float *x,
-                                     const float *hp, const float *w2, float *dA, float *relu, float *dS, float *db1,
-                                     float *db2, float *dW2);
-
 /// The dx rows of the CAFU backward (CAFUFastPath.backwardBlock), `rows` items:
 /// dx[i, mm, :] = α[i, mm]·dr[i, :] + dz[i, :]/P_i for a present modality (α[i, mm, :] ⊙ dr
-/// with the per-dimension gate, dg = d), 0 for an absent one; P_i the number present.
+/// with the per-dimension gate, dg = d), 0 for an absent one; P_i the number present. dx is
+/// written with streaming stores when it is 64-byte aligned and d is a multiple of 16.
 void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask, const float *alpha,
                           const float *dr, const float *dz, float *dx);
 

@@ -221,14 +221,8 @@ enum CAFUFastPath {
         db2.update(repeating: 0, count: g)
         if inline { dW2.update(repeating: 0, count: g * h) }
 
-        if CPUVectorUnit.current == .avx512 {
-            armmt_avx512_cafu_gate_backward(rows, m, d, h, dg, inline ? 1 : 0, mask + i0 * m, alpha + i0 * m * dg, dr + i0 * d,
-                                            dAlpha.map { $0 + i0 * m * dg }, x + i0 * m * d, hiddenPre + i0 * h, w2, dA, relu,
-                                            dS, db1, db2, dW2)
-        } else {
-            gateBackwardRows(p, i0: i0, rows: rows, inline: inline, dr: dr, dAlpha: dAlpha, x: x, mask: mask, w2: w2,
-                             alpha: alpha, hiddenPre: hiddenPre, dA: dA, grad: grad, relu: relu, dS: dS, db1: db1, db2: db2, dW2: dW2)
-        }
+        gateBackwardRows(p, i0: i0, rows: rows, inline: inline, dr: dr, dAlpha: dAlpha, x: x, mask: mask, w2: w2,
+                         alpha: alpha, hiddenPre: hiddenPre, dA: dA, grad: grad, relu: relu, dS: dS, db1: db1, db2: db2, dW2: dW2)
         if !inline {
             BlockGemm.multiply(transA: false, m: rows, n: h, k: g, a: dA, lda: g, b: w2, ldb: h, c: dS, ldc: h)
             for rr in 0..<rows { reluMaskAndSum(dS + rr * h, hiddenPre + (i0 + rr) * h, db1, h) }
@@ -268,8 +262,9 @@ enum CAFUFastPath {
         }
     }
 
-    /// The gate's part of the backward, rows `i0..<i0 + rows` (the AVX2 path of
-    /// `armmt_avx512_cafu_gate_backward`): dA, db2, relu, and with `inline` ds, db1, dW2.
+    /// The gate's part of the backward, rows `i0..<i0 + rows`: dA, db2, relu, and with `inline`
+    /// ds, db1, dW2. (A 16-wide C version of this loop was 15–20% slower for the whole op in
+    /// the kernel bench: the rows stream from memory, and these loops wait on them either way.)
     @inline(__always)
     static func gateBackwardRows(_ p: CAFUParameters, i0: Int, rows: Int, inline: Bool, dr: UnsafePointer<Float>,
                                  dAlpha: UnsafePointer<Float>?, x: UnsafePointer<Float>, mask: UnsafePointer<Float>,
