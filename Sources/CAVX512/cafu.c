@@ -9,7 +9,7 @@
 // Stores 16 floats, bypassing the cache when `stream`: a normal store first reads every line
 // it writes (write-allocate). Used for hp, which only the backward reads, and dx, the
 // backward's largest output (4 MB at the default shapes, more than L2): streaming it made the
-// op 5–10% faster in the kernel bench. r, a quarter of dx's size, is stored normally for the
+// op 3–12% faster in the kernel bench. r, half dx's size, is stored normally for the
 // next op.
 static inline __attribute__((always_inline)) void store16(float *p, __m512 v, __mmask16 mask, int stream) {
     if (stream) _mm512_stream_ps(p, v);

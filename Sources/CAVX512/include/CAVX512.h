@@ -3,7 +3,7 @@
 // CPU kernels in AVX-512 (16 floats a register) for the CPU backend's fast paths. The Swift
 // fast paths are compiled for AVX2 (8 floats), so they reach at most half the FMA peak of an
 // AVX-512 CPU. These functions are compiled for AVX-512 one function at a time (the target
-// attribute in gemm.c), so the build still runs on AVX2-only hosts; callers must check
+// attribute in each .c file), so the build still runs on AVX2-only hosts; callers must check
 // armmt_cpu_has_avx512_skx() (COpenBLAS/shim.h) before calling any of them.
 
 /// C = A·B, overwriting C. C is [m, n] row-major with row stride ldc; B is [k, n] row-major

@@ -263,7 +263,7 @@ enum CAFUFastPath {
     }
 
     /// The gate's part of the backward, rows `i0..<i0 + rows`: dA, db2, relu, and with `inline`
-    /// ds, db1, dW2. (A 16-wide C version of this loop was 15–20% slower for the whole op in
+    /// ds, db1, dW2. (A 16-wide C version of this loop was 10–22% slower for the whole op in
     /// the kernel bench: the rows stream from memory, and these loops wait on them either way.)
     @inline(__always)
     static func gateBackwardRows(_ p: CAFUParameters, i0: Int, rows: Int, inline: Bool, dr: UnsafePointer<Float>,
