@@ -11,6 +11,11 @@
 // backward's largest output (4 MB at the default shapes, more than L2): streaming it made the
 // op 3–12% faster in the kernel bench. r, half dx's size, is stored normally for the
 // next op.
+// The lanes of columns j … j + 15 that lie inside a row of n.
+static inline __attribute__((always_inline)) __mmask16 tailLanes(long n, long j) {
+    return n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+}
+
 static inline __attribute__((always_inline)) void store16(float *p, __m512 v, __mmask16 mask, int stream) {
     if (stream) _mm512_stream_ps(p, v);
     else _mm512_mask_storeu_ps(p, mask, v);
@@ -25,7 +30,7 @@ void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, cons
     for (long i = 0; i < rows; ++i) {
         float *pr = pre + i * h, *hr = hp + i * h;
         for (long j = 0; j < h; j += 16) {
-            const __mmask16 lanes = h - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (h - j)) - 1);
+            const __mmask16 lanes = tailLanes(h, j);
             const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, pr + j), _mm512_maskz_loadu_ps(lanes, b1 + j));
             store16(hr + j, v, lanes, stream);
             _mm512_mask_storeu_ps(pr + j, lanes, _mm512_max_ps(v, _mm512_setzero_ps()));
@@ -34,7 +39,7 @@ void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, cons
             const float *wc = w2 + c * h;
             __m512 acc = _mm512_setzero_ps();
             for (long j = 0; j < h; j += 16) {
-                const __mmask16 lanes = h - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (h - j)) - 1);
+                const __mmask16 lanes = tailLanes(h, j);
                 acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, pr + j), _mm512_maskz_loadu_ps(lanes, wc + j), acc);
             }
             logits[i * gateRows + c] = _mm512_reduce_add_ps(acc);
@@ -50,7 +55,7 @@ void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask
     for (long i = 0; i < rows; ++i) {
         const float *mk = mask + i * m;
         for (long j = 0; j < d; j += 16) {
-            const __mmask16 lanes = d - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - j)) - 1);
+            const __mmask16 lanes = tailLanes(d, j);
             __m512 acc = _mm512_setzero_ps();
             for (long mm = 0; mm < m; ++mm) {
                 if (mk[mm] == 0) continue;
@@ -62,8 +67,6 @@ void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask
         }
     }
 }
-
-#define LANES(n, j) ((n) - (j) >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << ((n) - (j))) - 1))
 
 void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask, const float *alpha,
                           const float *dr, const float *dz, float *dx) {
@@ -78,7 +81,7 @@ void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask,
             const float *am = alpha + (i * m + mm) * dg;
             const int present = mk[mm] != 0;
             for (long j = 0; j < d; j += 16) {
-                const __mmask16 lanes = d - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - j)) - 1);
+                const __mmask16 lanes = tailLanes(d, j);
                 __m512 v = _mm512_setzero_ps();
                 if (present) {
                     const __m512 a = dg == 1 ? _mm512_set1_ps(am[0]) : _mm512_maskz_loadu_ps(lanes, am + j);
@@ -96,47 +99,23 @@ void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask,
 
 #else
 
+// Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
 void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, const float *b1, const float *w2,
                               float *hp, float *logits) {
-    for (long i = 0; i < rows; ++i) {
-        for (long j = 0; j < h; ++j) {
-            const float v = pre[i * h + j] + b1[j];
-            hp[i * h + j] = v;
-            pre[i * h + j] = v > 0 ? v : 0;
-        }
-        for (long c = 0; c < gateRows; ++c) {
-            float s = 0;
-            for (long j = 0; j < h; ++j) s = __builtin_fmaf(pre[i * h + j], w2[c * h + j], s);
-            logits[i * gateRows + c] = s;
-        }
-    }
+    (void)rows, (void)h, (void)gateRows, (void)pre, (void)b1, (void)w2, (void)hp, (void)logits;
+    __builtin_trap();
 }
 
 void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask, const float *alpha, const float *x,
                            float *r) {
-    for (long i = 0; i < rows; ++i)
-        for (long j = 0; j < d; ++j) {
-            float s = 0;
-            for (long mm = 0; mm < m; ++mm)
-                if (mask[i * m + mm] != 0)
-                    s = __builtin_fmaf(alpha[(i * m + mm) * dg + (dg == 1 ? 0 : j)], x[(i * m + mm) * d + j], s);
-            r[i * d + j] = s;
-        }
+    (void)rows, (void)m, (void)d, (void)dg, (void)mask, (void)alpha, (void)x, (void)r;
+    __builtin_trap();
 }
 
 void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask, const float *alpha,
                           const float *dr, const float *dz, float *dx) {
-    for (long i = 0; i < rows; ++i) {
-        long count = 0;
-        for (long mm = 0; mm < m; ++mm) count += mask[i * m + mm] != 0;
-        const float share = count > 0 ? 1.0f / (float)count : 0.0f;
-        for (long mm = 0; mm < m; ++mm)
-            for (long j = 0; j < d; ++j) {
-                const float a = alpha[(i * m + mm) * dg + (dg == 1 ? 0 : j)];
-                dx[(i * m + mm) * d + j] =
-                    mask[i * m + mm] != 0 ? __builtin_fmaf(a, dr[i * d + j], share * dz[i * d + j]) : 0;
-            }
-    }
+    (void)rows, (void)m, (void)d, (void)dg, (void)mask, (void)alpha, (void)dr, (void)dz, (void)dx;
+    __builtin_trap();
 }
 
 #endif

@@ -65,6 +65,7 @@ enum CAFUFastPath {
         let n = p.items, m = p.modalities, d = p.width, h = p.hidden, k = p.inputWidth
         let g = p.gateRows, dg = p.gateWidth, bR = blockRows
         guard n > 0 else { return }
+        let wide = CPUVectorUnit.current == .avx512, inlineRows = g <= inlineGateRows ? g : 0
         // W1ᵀ [k, h] and W2ᵀ [h, g], once per call, so every block's products have B row-major.
         let w1T = BlockGemm.transposed(w1, rows: h, columns: k)
         let w2T = g > inlineGateRows ? BlockGemm.transposed(w2, rows: g, columns: h) : nil
@@ -76,17 +77,14 @@ enum CAFUFastPath {
             let u = buffer, relu = u + bR * k, logits = relu + bR * h
             poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, into: u, ld: k)
             let hp = hiddenPre + i0 * h
-            if CPUVectorUnit.current == .avx512 {
-                // The product lands in the block's buffer, so hp is written once (streamed).
-                BlockGemm.multiplyConcatenated(m: rows, n: h, k1: d, a1: u, lda1: k, k2: p.contextWidth,
-                                               a2: context + i0 * p.contextWidth, lda2: p.contextWidth, b: w1T, ldb: h,
-                                               c: relu, ldc: h)
-                armmt_avx512_cafu_hidden(rows, h, g <= inlineGateRows ? g : 0, relu, b1, w2, hp, logits)
+            // On AVX-512 the product lands in the block's buffer, so hp is written once (streamed).
+            BlockGemm.multiplyConcatenated(m: rows, n: h, k1: d, a1: u, lda1: k, k2: p.contextWidth,
+                                           a2: context + i0 * p.contextWidth, lda2: p.contextWidth, b: w1T, ldb: h,
+                                           c: wide ? relu : hp, ldc: h)
+            if wide {
+                armmt_avx512_cafu_hidden(rows, h, inlineRows, relu, b1, w2, hp, logits)
             } else {
-                BlockGemm.multiplyConcatenated(m: rows, n: h, k1: d, a1: u, lda1: k, k2: p.contextWidth,
-                                               a2: context + i0 * p.contextWidth, lda2: p.contextWidth, b: w1T, ldb: h,
-                                               c: hp, ldc: h)
-                biasReLURows(rows, h: h, gateRows: g <= inlineGateRows ? g : 0, hp: hp, b1: b1, w2: w2, relu: relu, logits: logits)
+                biasReLURows(rows, h: h, gateRows: inlineRows, hp: hp, b1: b1, w2: w2, relu: relu, logits: logits)
             }
             if g > inlineGateRows {
                 BlockGemm.multiply(transA: false, m: rows, n: g, k: h, a: relu, lda: h, b: w2T!, ldb: g, c: logits, ldc: g)
@@ -113,7 +111,7 @@ enum CAFUFastPath {
                     for mm in 0..<m { al[mm * dg + c] = lg[mm * dg + c] * inv }
                 }
             }
-            if CPUVectorUnit.current == .avx512 {
+            if wide {
                 armmt_avx512_cafu_mix(rows, m, d, dg, mask + i0 * m, alpha + i0 * m * dg, x + i0 * m * d, r + i0 * d)
                 return
             }
