@@ -9,6 +9,11 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+// The reduction's block length: B's KC × 64 panel (KC·256 bytes) within L1/L2.
+#ifndef KC
+#define KC 256
+#endif
+
 // One operand of a product whose A is two blocks side by side, [A1 | A2]: A[r, l] is
 // a[r·lda + l·acs] for l < k. The second block's l continues from the first's.
 typedef struct {
@@ -31,16 +36,22 @@ typedef struct {
     }
 
 // One register tile of C: R rows × V vectors of 16 columns, the last vector masked by `last`.
+// The chains start from 0, or with fromC from C's stored values (a later k block, or C += A·B).
 // R and V are constants at every call, so the loops unroll and the R·V accumulators live in
 // registers (at most 24 of the 32, plus V for B; A is broadcast from memory). Per l: V loads
 // of B, R broadcasts of A, R·V independent FMAs. `a1` covers B's first a1.k rows, `a2` the rest.
 ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const float *b, long ldb, float *c,
-                        long ldc, __mmask16 last) {
+                        long ldc, __mmask16 last, int fromC) {
     __m512 acc[12][4];
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; ++r)
 #pragma clang loop unroll(full)
-        for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+        for (int v = 0; v < V; ++v) {
+            const float *cr = c + r * ldc + 16 * v;
+            acc[r][v] = !fromC        ? _mm512_setzero_ps()
+                        : v == V - 1 ? _mm512_maskz_loadu_ps(last, cr)
+                                     : _mm512_loadu_ps(cr);
+        }
     ACCUMULATE(R, V, a1, b, ldb, last)
     ACCUMULATE(R, V, a2, b + a1.k * ldb, ldb, last)
 #pragma clang loop unroll(full)
@@ -58,24 +69,24 @@ ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const 
 // latency on two pipes needs 8).
 #define PANEL(V, RMAX)                                                                                     \
     static void panel##V(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,     \
-                         __mmask16 last) {                                                                 \
+                         __mmask16 last, int fromC) {                                                     \
         long i = 0;                                                                                        \
         for (; i + RMAX <= m; i += RMAX, a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda)                    \
-            tile(RMAX, V, a1, a2, b, ldb, c + i * ldc, ldc, last);                                         \
+            tile(RMAX, V, a1, a2, b, ldb, c + i * ldc, ldc, last, fromC);                                         \
         float *ci = c + i * ldc;                                                                           \
         switch (m - i) {                                                                                   \
         case 0: break;                                                                                     \
-        case 1: tile(1, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 2: tile(2, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 3: tile(3, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 4: tile(4, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 5: tile(5, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 6: tile(6, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 7: tile(7, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 8: tile(8, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 9: tile(9, V, a1, a2, b, ldb, ci, ldc, last); break;                                          \
-        case 10: tile(10, V, a1, a2, b, ldb, ci, ldc, last); break;                                        \
-        default: tile(11, V, a1, a2, b, ldb, ci, ldc, last); break;                                        \
+        case 1: tile(1, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 2: tile(2, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 3: tile(3, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 4: tile(4, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 5: tile(5, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 6: tile(6, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 7: tile(7, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 8: tile(8, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 9: tile(9, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
+        case 10: tile(10, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                        \
+        default: tile(11, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                        \
         }                                                                                                  \
     }
 
@@ -84,28 +95,61 @@ PANEL(2, 12)
 PANEL(3, 8)
 PANEL(4, 6)
 
-void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
-                              const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
-                              long ldc) {
-    const operand o1 = {a1, lda1, acs1, k1}, o2 = {a2, lda2, acs2, k2};
-    // Column panels of 64 (four vectors); the last panel has 1–4 vectors, its last one masked.
+// All column panels over one block of the reduction.
+static void panels(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC) {
+     // Column panels of 64 (four vectors); the last panel has 1–4 vectors, its last one masked.
     for (long j = 0; j < n; j += 64) {
         const long width = n - j < 64 ? n - j : 64;
         const long vectors = (width + 15) / 16;
         const long lastWidth = width - 16 * (vectors - 1);
         const __mmask16 last = (__mmask16)((1u << lastWidth) - 1);
         switch (vectors) {
-        case 1: panel1(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
-        case 2: panel2(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
-        case 3: panel3(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
-        default: panel4(m, o1, o2, b + j, ldb, c + j, ldc, last); break;
+        case 1: panel1(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
+        case 2: panel2(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
+        case 3: panel3(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
+        default: panel4(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
         }
     }
 }
 
+// The reduction in blocks of at most KC along l (each operand cut on its own), every block
+// continuing the chains the last one stored in C: B's KC × 64 panel and A's block stay in
+// cache while the row tiles sweep them. Without the blocks a long reduction (a weight
+// gradient over thousands of rows) streamed both from L3 once per row tile.
+static void gemm(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC) {
+    const operand none = {o1.a, o1.lda, o1.acs, 0};
+    if (o1.k + o2.k <= KC) {
+        panels(m, n, o1, o2, b, ldb, c, ldc, fromC);
+        return;
+    }
+    const operand ops[2] = {o1, o2};
+    for (int i = 0; i < 2; ++i) {
+        for (long l0 = 0; l0 < ops[i].k; l0 += KC) {
+            const operand block = {ops[i].a + l0 * ops[i].acs, ops[i].lda, ops[i].acs, ops[i].k - l0 < KC ? ops[i].k - l0 : KC};
+            panels(m, n, block, none, b, ldb, c, ldc, fromC);
+            fromC = 1;
+            b += block.k * ldb;
+        }
+    }
+}
+
+void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
+                              const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
+                              long ldc) {
+    const operand o1 = {a1, lda1, acs1, k1}, o2 = {a2, lda2, acs2, k2};
+    gemm(m, n, o1, o2, b, ldb, c, ldc, 0);
+}
+
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc) {
-    armmt_avx512_gemm_concat(m, n, k, a, lda, acs, 0, a, lda, acs, b, ldb, c, ldc);
+    const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
+    gemm(m, n, o, none, b, ldb, c, ldc, 0);
+}
+
+void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
+                           float *c, long ldc) {
+    const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
+    gemm(m, n, o, none, b, ldb, c, ldc, 1);
 }
 
 #pragma clang attribute pop
@@ -113,21 +157,41 @@ void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long ac
 #else
 
 // Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
+// The reduction in blocks of at most KC along l (each operand cut on its own), every block
+// continuing the chains the last one stored in C: B's KC × 64 panel and A's block stay in
+// cache while the row tiles sweep them. Without the blocks a long reduction (a weight
+// gradient over thousands of rows) streamed both from L3 once per row tile.
+static void gemm(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC) {
+    const operand none = {o1.a, o1.lda, o1.acs, 0};
+    if (o1.k + o2.k <= KC) {
+        panels(m, n, o1, o2, b, ldb, c, ldc, fromC);
+        return;
+    }
+    const operand ops[2] = {o1, o2};
+    for (int i = 0; i < 2; ++i) {
+        for (long l0 = 0; l0 < ops[i].k; l0 += KC) {
+            const operand block = {ops[i].a + l0 * ops[i].acs, ops[i].lda, ops[i].acs, ops[i].k - l0 < KC ? ops[i].k - l0 : KC};
+            panels(m, n, block, none, b, ldb, c, ldc, fromC);
+            fromC = 1;
+            b += block.k * ldb;
+        }
+    }
+}
+
 void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
                               const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
                               long ldc) {
-    for (long r = 0; r < m; ++r)
-        for (long j = 0; j < n; ++j) {
-            float s = 0;
-            for (long l = 0; l < k1; ++l) s = __builtin_fmaf(a1[r * lda1 + l * acs1], b[l * ldb + j], s);
-            for (long l = 0; l < k2; ++l) s = __builtin_fmaf(a2[r * lda2 + l * acs2], b[(k1 + l) * ldb + j], s);
-            c[r * ldc + j] = s;
-        }
+    __builtin_trap();
 }
 
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc) {
-    armmt_avx512_gemm_concat(m, n, k, a, lda, acs, 0, a, lda, acs, b, ldb, c, ldc);
+    __builtin_trap();
+}
+
+void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
+                           float *c, long ldc) {
+    __builtin_trap();
 }
 
 #endif

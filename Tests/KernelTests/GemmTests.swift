@@ -37,6 +37,28 @@ final class GemmTests: XCTestCase {
         assertCasesPass(awkwardCases(), on: TestBackends.cpu)
     }
 
+    /// The CPU backend's own kernel on an AVX-512 host (α = 1, β = 0 or 1, every transpose, B
+    /// transposed into scratch when it is a [n, k] weight), across the ways `SplitGemm` cuts a
+    /// product: row pieces (m ≥ 2048), depth pieces summed in order (k ≥ 4096), and one call with
+    /// a reduction longer than the kernel's 256-long block. Run under both vector units, so the
+    /// OpenBLAS pieces are checked at the same shapes.
+    func testCPUBackendPiecesMatchReferenceUnderBothUnits() {
+        var cases: [EquivalenceCase] = []
+        var seed: UInt64 = 40
+        for (m, n, k) in [(2049, 17, 33), (31, 65, 4097), (65, 33, 300), (1, 65, 5000), (129, 7, 1)] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                for beta: Float in [0, 1] {
+                    seed += 1
+                    cases.append(GemmChecks.make(m: m, n: n, k: k, transA: ta, transB: tb, alpha: 1, beta: beta,
+                                                 padded: true, bias: seed % 2 == 0, seed: seed))
+                }
+            }
+        }
+        for unit in CPUVectorUnit.hostHasAVX512 ? [CPUVectorUnit.avx512, .avx2] : [.avx2] {
+            CPUVectorUnit.with(unit) { assertCasesPass(cases, on: CPUBackend()) }
+        }
+    }
+
     func testSelfTestCasesPassOnOpenCL() throws {
         assertCasesPass(GemmChecks.cases(), on: try TestBackends.requireOpenCL())
     }

@@ -79,6 +79,8 @@ public enum GemmChecks {
             out.append(make(m: 1, n: 17, k: 2, transA: ta, transB: tb, beta: 0, quick: true))
             out.append(make(m: 33, n: 65, k: 17, transA: ta, transB: tb))
             out.append(make(m: 129, n: 127, k: 129, transA: ta, transB: tb, beta: 0))
+            // α = 1, β = 1 with a reduction past 256: the CPU backend's own kernel and its blocks.
+            out.append(make(m: 19, n: 70, k: 300, transA: ta, transB: tb, alpha: 1, beta: 1, padded: true))
             out.append(make(m: 17, n: 16, k: 33, transA: ta, transB: tb, batch: 3, padded: true, bias: true,
                             quick: ta == tb))
         }

@@ -17,6 +17,11 @@
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc);
 
+/// C += A·B: armmt_avx512_gemm's product added to C's old values (one add per element after
+/// the FMA chain).
+void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
+                           float *c, long ldc);
+
 /// C = [A1 | A2]·B: the product with A made of two blocks side by side, each read in place
 /// (A1[r, l] = a1[r·lda1 + l·acs1] for l < k1, A2 likewise for the next k2 columns), so a
 /// caller need not copy them into one buffer; B has k1 + k2 rows. Each C element is one FMA

@@ -1,3 +1,4 @@
+import CAVX512
 import COpenBLAS
 
 extension CPUBackend {
@@ -13,15 +14,15 @@ extension CPUBackend {
     }
 }
 
-/// The CPU backend's GEMM: OpenBLAS on one thread per call, the calls spread over cores by
-/// `CPUParallel`.
+/// The CPU backend's GEMM: pieces of one product, each on one thread (`PieceKernel`: the
+/// AVX-512 kernel or OpenBLAS), spread over cores by `CPUParallel`.
 ///
 /// OpenBLAS's own thread pool spins (`sched_yield`) between calls; with the Swift fast paths
 /// running on Dispatch's threads between the GEMMs of a step, the two pools fought over the
 /// cores. So OpenBLAS runs single-threaded (`CPUBackend.init`) and a large GEMM is cut here
 /// into independent pieces whose boundaries depend on the shape only:
 /// - many rows (`m ≥ 2·rowChunk`): row blocks of `rowChunk` rows; each C element is the same
-///   dot product OpenBLAS computes unsplit;
+///   dot product the kernel computes unsplit;
 /// - few rows and columns but a long reduction (`k ≥ 2·depthChunk`, the weight gradients
 ///   `dyᵀ·x` over every row of the batch): `depthChunk`-deep partial products, summed in chunk
 ///   order into C (`C = β·C + Σ_chunks α·A_c·B_c`);
@@ -37,6 +38,31 @@ enum SplitGemm {
     static func run(_ p: GemmParameters, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                     bias: UnsafePointer<Float>?, scratch: CPUScratchPool, parallel: Bool) {
         let a = a + p.offsetA, b = b + p.offsetB, c = c + p.offsetC, bias = bias.map { $0 + p.offsetBias }
+        guard PieceKernel.avx512Applies(p) else {
+            runPieces(p, a: a, kernel: PieceKernel(b: b, ldb: p.ldb, transB: p.transB, avx512: false), c: c, bias: bias,
+                      scratch: scratch, parallel: parallel)
+            return
+        }
+        guard p.transB else {
+            runPieces(p, a: a, kernel: PieceKernel(b: b, ldb: p.ldb, transB: false, avx512: true), c: c, bias: bias,
+                      scratch: scratch, parallel: parallel)
+            return
+        }
+        // The register-tiled kernel reads B row-major: B [n, k] (a Linear weight) is transposed
+        // once per call, k·n floats against the m·n·k multiply-adds.
+        scratch.withBuffers([p.k * p.n]) { buffers in
+            let bt = buffers[0]
+            for j in 0..<p.n {
+                let row = b + j * p.ldb
+                for l in 0..<p.k { bt[l * p.n + j] = row[l] }
+            }
+            runPieces(p, a: a, kernel: PieceKernel(b: bt, ldb: p.n, transB: false, avx512: true), c: c, bias: bias,
+                      scratch: scratch, parallel: parallel)
+        }
+    }
+
+    private static func runPieces(_ p: GemmParameters, a: UnsafePointer<Float>, kernel: PieceKernel, c: UnsafeMutablePointer<Float>,
+                                  bias: UnsafePointer<Float>?, scratch: CPUScratchPool, parallel: Bool) {
         if p.m >= 2 * rowChunk {
             let pieces = (p.m + rowChunk - 1) / rowChunk
             CPUParallel.forEachRange(pieces, workPerItem: rowChunk * p.n * p.k, parallel: parallel) { range in
@@ -44,8 +70,7 @@ enum SplitGemm {
                     let r0 = piece * rowChunk, rows = min(p.m, r0 + rowChunk) - r0
                     // Row r of op(A) starts at r·lda (untransposed) or is column r (transposed).
                     let aPiece = p.transA ? a + r0 : a + r0 * p.lda
-                    Float.blasGemm(transA: p.transA, transB: p.transB, m: rows, n: p.n, k: p.k, alpha: p.alpha,
-                                   a: aPiece, lda: p.lda, b: b, ldb: p.ldb, beta: p.beta, c: c + r0 * p.ldc, ldc: p.ldc)
+                    kernel.multiply(p, m: rows, k: p.k, a: aPiece, bRow: 0, beta: p.beta, c: c + r0 * p.ldc, ldc: p.ldc)
                     addBias(bias, rows: r0..<(r0 + rows), p, c)
                 }
             }
@@ -58,9 +83,7 @@ enum SplitGemm {
                         let l0 = piece * depthChunk, depth = min(p.k, l0 + depthChunk) - l0
                         // Reduction index l of op(A) is column l (untransposed) or row l (transposed).
                         let aPiece = p.transA ? a + l0 * p.lda : a + l0
-                        let bPiece = p.transB ? b + l0 : b + l0 * p.ldb
-                        Float.blasGemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: depth, alpha: p.alpha,
-                                       a: aPiece, lda: p.lda, b: bPiece, ldb: p.ldb, beta: 0, c: partials + piece * size, ldc: p.n)
+                        kernel.multiply(p, m: p.m, k: depth, a: aPiece, bRow: l0, beta: 0, c: partials + piece * size, ldc: p.n)
                     }
                 }
                 for i in 0..<p.m {
@@ -74,8 +97,7 @@ enum SplitGemm {
             }
             addBias(bias, rows: 0..<p.m, p, c)
         } else {
-            Float.blasGemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k, alpha: p.alpha,
-                           a: a, lda: p.lda, b: b, ldb: p.ldb, beta: p.beta, c: c, ldc: p.ldc)
+            kernel.multiply(p, m: p.m, k: p.k, a: a, bRow: 0, beta: p.beta, c: c, ldc: p.ldc)
             addBias(bias, rows: 0..<p.m, p, c)
         }
     }
@@ -86,6 +108,43 @@ enum SplitGemm {
         for i in rows {
             let row = c + i * p.ldc
             for j in 0..<p.n { row[j] += bias[j] }
+        }
+    }
+}
+
+/// Who multiplies one piece of a `SplitGemm`: OpenBLAS, or on an AVX-512 host
+/// (`CPUVectorUnit`) the register-tiled `armmt_avx512_gemm`, which reaches about twice
+/// OpenBLAS's speed at these skinny shapes when OpenBLAS is held to its AVX2 kernels (see
+/// BENCHMARKS.md). The two sum in different orders: the bits differ between the units, never
+/// between runs on one host.
+private struct PieceKernel {
+    /// op(B): B itself, or (AVX-512) B row-major [k, n].
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let transB: Bool
+    let avx512: Bool
+
+    /// The AVX-512 kernel computes C = A·B or C += A·B, nothing scaled.
+    static func avx512Applies(_ p: GemmParameters) -> Bool {
+        CPUVectorUnit.current == .avx512 && p.alpha == 1 && (p.beta == 0 || p.beta == 1)
+    }
+
+    /// C [m, n] = α·op(A)·op(B)[bRow ..< bRow + k, :] + β·C.
+    @inline(__always)
+    func multiply(_ p: GemmParameters, m: Int, k: Int, a: UnsafePointer<Float>, bRow: Int, beta: Float,
+                  c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if avx512 {
+            let (lda, acs) = p.transA ? (1, p.lda) : (p.lda, 1)
+            if beta == 0 {
+                armmt_avx512_gemm(m, p.n, k, a, lda, acs, b + bRow * ldb, ldb, c, ldc)
+            } else {
+                armmt_avx512_gemm_add(m, p.n, k, a, lda, acs, b + bRow * ldb, ldb, c, ldc)
+            }
+        } else {
+            // Reduction row l of op(B) is row l (untransposed) or column l (transposed).
+            let bPiece = transB ? b + bRow : b + bRow * ldb
+            Float.blasGemm(transA: p.transA, transB: transB, m: m, n: p.n, k: k, alpha: p.alpha,
+                           a: a, lda: p.lda, b: bPiece, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
     }
 }
