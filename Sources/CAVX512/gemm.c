@@ -22,35 +22,39 @@ typedef struct {
 } operand;
 
 // acc[r][v] += Σ_l A[r, l]·B[l, 16v…], l in order: the inner loop of a tile over one operand.
-#define ACCUMULATE(R, V, op, b, ldb, last)                                                                  \
-    for (long l = 0; l < (op).k; ++l) {                                                                    \
-        const float *bl = (b) + l * (ldb), *al = (op).a + l * (op).acs;                                   \
-        __m512 bv[4];                                                                                      \
-        _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                     \
-            bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, bl + 16 * v) : _mm512_loadu_ps(bl + 16 * v);  \
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; ++r) {                                   \
-            const __m512 x = _mm512_set1_ps(al[r * (op).lda]);                                             \
-            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                 \
-                acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);                                         \
-        }                                                                                                  \
+#define ACCUMULATE(R, V, op, b, ldb, last)                                                                         \
+    for (long l = 0; l < (op).k; ++l) {                                                                            \
+        const float *bl = (b) + l * (ldb), *al = (op).a + l * (op).acs;                                            \
+        __m512 bv[4];                                                                                              \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                             \
+            bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, bl + 16 * v) : _mm512_loadu_ps(bl + 16 * v);          \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; ++r) {                                           \
+            const __m512 x = _mm512_set1_ps(al[r * (op).lda]);                                                     \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                         \
+                acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);                                                  \
+        }                                                                                                          \
     }
 
 // One register tile of C: R rows × V vectors of 16 columns, the last vector masked by `last`.
-// The chains start from 0, or with fromC from C's stored values (a later k block, or C += A·B).
+// The chains start from C's stored values with fromC (a later k block, or C += A·B), else from
+// the row vector `bias` (its first 16·V columns, for C = bias + A·B) or 0 when it is NULL.
 // R and V are constants at every call, so the loops unroll and the R·V accumulators live in
 // registers (at most 24 of the 32, plus V for B; A is broadcast from memory). Per l: V loads
 // of B, R broadcasts of A, R·V independent FMAs. `a1` covers B's first a1.k rows, `a2` the rest.
 ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const float *b, long ldb, float *c,
-                        long ldc, __mmask16 last, int fromC) {
+                        long ldc, __mmask16 last, int fromC, const float *bias) {
     __m512 acc[12][4];
+    // Row r starts from from[r·fromStride + …]: C's rows, or the bias row for every r.
+    const float *from = fromC ? c : bias;
+    const long fromStride = fromC ? ldc : 0;
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; ++r)
 #pragma clang loop unroll(full)
         for (int v = 0; v < V; ++v) {
-            const float *cr = c + r * ldc + 16 * v;
-            acc[r][v] = !fromC        ? _mm512_setzero_ps()
-                        : v == V - 1 ? _mm512_maskz_loadu_ps(last, cr)
-                                     : _mm512_loadu_ps(cr);
+            const float *f = from + r * fromStride + 16 * v;
+            acc[r][v] = !from        ? _mm512_setzero_ps()
+                        : v == V - 1 ? _mm512_maskz_loadu_ps(last, f)
+                                     : _mm512_loadu_ps(f);
         }
     ACCUMULATE(R, V, a1, b, ldb, last)
     ACCUMULATE(R, V, a2, b + a1.k * ldb, ldb, last)
@@ -67,27 +71,27 @@ ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const 
 // All rows of one column panel of V vectors: tiles of RMAX rows, then one tile of the rest.
 // RMAX per V keeps R·V ≤ 24 accumulators and at least 12 independent chains (a 4-cycle FMA
 // latency on two pipes needs 8).
-#define PANEL(V, RMAX)                                                                                     \
-    static void panel##V(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,     \
-                         __mmask16 last, int fromC) {                                                     \
-        long i = 0;                                                                                        \
-        for (; i + RMAX <= m; i += RMAX, a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda)                    \
-            tile(RMAX, V, a1, a2, b, ldb, c + i * ldc, ldc, last, fromC);                                         \
-        float *ci = c + i * ldc;                                                                           \
-        switch (m - i) {                                                                                   \
-        case 0: break;                                                                                     \
-        case 1: tile(1, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 2: tile(2, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 3: tile(3, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 4: tile(4, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 5: tile(5, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 6: tile(6, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 7: tile(7, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 8: tile(8, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 9: tile(9, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                          \
-        case 10: tile(10, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                        \
-        default: tile(11, V, a1, a2, b, ldb, ci, ldc, last, fromC); break;                                        \
-        }                                                                                                  \
+#define PANEL(V, RMAX)                                                                                             \
+    static void panel##V(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,             \
+                         __mmask16 last, int fromC, const float *bias) {                                           \
+        long i = 0;                                                                                                \
+        for (; i + RMAX <= m; i += RMAX, a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda)                             \
+            tile(RMAX, V, a1, a2, b, ldb, c + i * ldc, ldc, last, fromC, bias);                                    \
+        float *ci = c + i * ldc;                                                                                   \
+        switch (m - i) {                                                                                           \
+        case 0: break;                                                                                             \
+        case 1: tile(1, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 2: tile(2, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 3: tile(3, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 4: tile(4, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 5: tile(5, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 6: tile(6, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 7: tile(7, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 8: tile(8, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 9: tile(9, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
+        case 10: tile(10, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                   \
+        default: tile(11, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                   \
+        }                                                                                                          \
     }
 
 PANEL(1, 12)
@@ -96,18 +100,19 @@ PANEL(3, 8)
 PANEL(4, 6)
 
 // All column panels over one block of the reduction.
-static void panels(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC) {
-     // Column panels of 64 (four vectors); the last panel has 1–4 vectors, its last one masked.
+static void panels(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC,
+                   const float *bias) {
+    // Column panels of 64 (four vectors); the last panel has 1–4 vectors, its last one masked.
     for (long j = 0; j < n; j += 64) {
         const long width = n - j < 64 ? n - j : 64;
         const long vectors = (width + 15) / 16;
         const long lastWidth = width - 16 * (vectors - 1);
         const __mmask16 last = (__mmask16)((1u << lastWidth) - 1);
         switch (vectors) {
-        case 1: panel1(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
-        case 2: panel2(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
-        case 3: panel3(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
-        default: panel4(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC); break;
+        case 1: panel1(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
+        case 2: panel2(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
+        case 3: panel3(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
+        default: panel4(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
         }
     }
 }
@@ -116,17 +121,18 @@ static void panels(long m, long n, operand o1, operand o2, const float *b, long 
 // continuing the chains the last one stored in C: B's KC × 64 panel and A's block stay in
 // cache while the row tiles sweep them. Without the blocks a long reduction (a weight
 // gradient over thousands of rows) streamed both from L3 once per row tile.
-static void gemm(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC) {
+static void gemm(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC,
+                 const float *bias) {
     const operand none = {o1.a, o1.lda, o1.acs, 0};
     if (o1.k + o2.k <= KC) {
-        panels(m, n, o1, o2, b, ldb, c, ldc, fromC);
+        panels(m, n, o1, o2, b, ldb, c, ldc, fromC, bias);
         return;
     }
     const operand ops[2] = {o1, o2};
     for (int i = 0; i < 2; ++i) {
         for (long l0 = 0; l0 < ops[i].k; l0 += KC) {
             const operand block = {ops[i].a + l0 * ops[i].acs, ops[i].lda, ops[i].acs, ops[i].k - l0 < KC ? ops[i].k - l0 : KC};
-            panels(m, n, block, none, b, ldb, c, ldc, fromC);
+            panels(m, n, block, none, b, ldb, c, ldc, fromC, bias);
             fromC = 1;
             b += block.k * ldb;
         }
@@ -137,19 +143,25 @@ void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda
                               const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
                               long ldc) {
     const operand o1 = {a1, lda1, acs1, k1}, o2 = {a2, lda2, acs2, k2};
-    gemm(m, n, o1, o2, b, ldb, c, ldc, 0);
+    gemm(m, n, o1, o2, b, ldb, c, ldc, 0, 0);
 }
 
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc) {
     const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
-    gemm(m, n, o, none, b, ldb, c, ldc, 0);
+    gemm(m, n, o, none, b, ldb, c, ldc, 0, 0);
+}
+
+void armmt_avx512_gemm_bias(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
+                            const float *bias, float *c, long ldc) {
+    const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
+    gemm(m, n, o, none, b, ldb, c, ldc, 0, bias);
 }
 
 void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                            float *c, long ldc) {
     const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
-    gemm(m, n, o, none, b, ldb, c, ldc, 1);
+    gemm(m, n, o, none, b, ldb, c, ldc, 1, 0);
 }
 
 #pragma clang attribute pop
@@ -157,27 +169,6 @@ void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, lon
 #else
 
 // Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
-// The reduction in blocks of at most KC along l (each operand cut on its own), every block
-// continuing the chains the last one stored in C: B's KC × 64 panel and A's block stay in
-// cache while the row tiles sweep them. Without the blocks a long reduction (a weight
-// gradient over thousands of rows) streamed both from L3 once per row tile.
-static void gemm(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC) {
-    const operand none = {o1.a, o1.lda, o1.acs, 0};
-    if (o1.k + o2.k <= KC) {
-        panels(m, n, o1, o2, b, ldb, c, ldc, fromC);
-        return;
-    }
-    const operand ops[2] = {o1, o2};
-    for (int i = 0; i < 2; ++i) {
-        for (long l0 = 0; l0 < ops[i].k; l0 += KC) {
-            const operand block = {ops[i].a + l0 * ops[i].acs, ops[i].lda, ops[i].acs, ops[i].k - l0 < KC ? ops[i].k - l0 : KC};
-            panels(m, n, block, none, b, ldb, c, ldc, fromC);
-            fromC = 1;
-            b += block.k * ldb;
-        }
-    }
-}
-
 void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda1, long acs1, long k2,
                               const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
                               long ldc) {
@@ -191,6 +182,11 @@ void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long ac
 
 void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                            float *c, long ldc) {
+    __builtin_trap();
+}
+
+void armmt_avx512_gemm_bias(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
+                            const float *bias, float *c, long ldc) {
     __builtin_trap();
 }
 

@@ -92,6 +92,10 @@ enum GemmBenchmarks {
             bench("ffn up", m: listRows, n: 4 * s.width, k: s.width, transB: true, bias: true),
             // Weight gradient of the text projection: dYᵀ·X (reduction over all rows).
             bench("text projection dW", m: s.width, n: s.textDim, k: itemRows, transA: true, bias: false),
+            // A d → d layer over the list (MPSA's projections, the heads): the most frequent
+            // product of a step, forward and weight gradient.
+            bench("list d×d", m: listRows, n: s.width, k: s.width, transB: true, bias: true),
+            bench("list d×d dW", m: s.width, n: s.width, k: listRows, transA: true, bias: false),
         ]
         if large {
             let n = isGPU ? 4096 : 1024

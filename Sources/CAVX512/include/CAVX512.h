@@ -17,10 +17,14 @@
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc);
 
-/// C += A·B: armmt_avx512_gemm's product added to C's old values (one add per element after
-/// the FMA chain).
+/// C += A·B: each element's FMA chain starts from C's old value instead of 0.
 void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                            float *c, long ldc);
+
+/// C = bias + A·B, bias [n] added to every row: each element's FMA chain starts from bias[j]
+/// instead of 0 (no second pass over C).
+void armmt_avx512_gemm_bias(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
+                            const float *bias, float *c, long ldc);
 
 /// C = [A1 | A2]·B: the product with A made of two blocks side by side, each read in place
 /// (A1[r, l] = a1[r·lda1 + l·acs1] for l < k1, A2 likewise for the next k2 columns), so a

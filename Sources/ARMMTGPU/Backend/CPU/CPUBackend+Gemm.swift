@@ -70,8 +70,7 @@ enum SplitGemm {
                     let r0 = piece * rowChunk, rows = min(p.m, r0 + rowChunk) - r0
                     // Row r of op(A) starts at r·lda (untransposed) or is column r (transposed).
                     let aPiece = p.transA ? a + r0 : a + r0 * p.lda
-                    kernel.multiply(p, m: rows, k: p.k, a: aPiece, bRow: 0, beta: p.beta, c: c + r0 * p.ldc, ldc: p.ldc)
-                    addBias(bias, rows: r0..<(r0 + rows), p, c)
+                    kernel.multiply(p, m: rows, k: p.k, a: aPiece, bRow: 0, beta: p.beta, bias: bias, c: c + r0 * p.ldc, ldc: p.ldc)
                 }
             }
         } else if p.k >= 2 * depthChunk && p.m * p.n <= maxDepthSplitOutputs {
@@ -83,7 +82,8 @@ enum SplitGemm {
                         let l0 = piece * depthChunk, depth = min(p.k, l0 + depthChunk) - l0
                         // Reduction index l of op(A) is column l (untransposed) or row l (transposed).
                         let aPiece = p.transA ? a + l0 * p.lda : a + l0
-                        kernel.multiply(p, m: p.m, k: depth, a: aPiece, bRow: l0, beta: 0, c: partials + piece * size, ldc: p.n)
+                        kernel.multiply(p, m: p.m, k: depth, a: aPiece, bRow: l0, beta: 0, bias: nil,
+                                        c: partials + piece * size, ldc: p.n)
                     }
                 }
                 for i in 0..<p.m {
@@ -95,19 +95,18 @@ enum SplitGemm {
                     }
                 }
             }
-            addBias(bias, rows: 0..<p.m, p, c)
+            addBias(bias, m: p.m, n: p.n, c: c, ldc: p.ldc)
         } else {
-            kernel.multiply(p, m: p.m, k: p.k, a: a, bRow: 0, beta: p.beta, c: c, ldc: p.ldc)
-            addBias(bias, rows: 0..<p.m, p, c)
+            kernel.multiply(p, m: p.m, k: p.k, a: a, bRow: 0, beta: p.beta, bias: bias, c: c, ldc: p.ldc)
         }
     }
 
     @inline(__always)
-    private static func addBias(_ bias: UnsafePointer<Float>?, rows: Range<Int>, _ p: GemmParameters, _ c: UnsafeMutablePointer<Float>) {
+    static func addBias(_ bias: UnsafePointer<Float>?, m: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard let bias else { return }
-        for i in rows {
-            let row = c + i * p.ldc
-            for j in 0..<p.n { row[j] += bias[j] }
+        for i in 0..<m {
+            let row = c + i * ldc
+            for j in 0..<n { row[j] += bias[j] }
         }
     }
 }
@@ -129,22 +128,26 @@ private struct PieceKernel {
         CPUVectorUnit.current == .avx512 && p.alpha == 1 && (p.beta == 0 || p.beta == 1)
     }
 
-    /// C [m, n] = α·op(A)·op(B)[bRow ..< bRow + k, :] + β·C.
+    /// C [m, n] = α·op(A)·op(B)[bRow ..< bRow + k, :] + β·C (+ bias on every row).
     @inline(__always)
     func multiply(_ p: GemmParameters, m: Int, k: Int, a: UnsafePointer<Float>, bRow: Int, beta: Float,
-                  c: UnsafeMutablePointer<Float>, ldc: Int) {
+                  bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if avx512 {
-            let (lda, acs) = p.transA ? (1, p.lda) : (p.lda, 1)
-            if beta == 0 {
-                armmt_avx512_gemm(m, p.n, k, a, lda, acs, b + bRow * ldb, ldb, c, ldc)
-            } else {
-                armmt_avx512_gemm_add(m, p.n, k, a, lda, acs, b + bRow * ldb, ldb, c, ldc)
+            let (lda, acs) = p.transA ? (1, p.lda) : (p.lda, 1), bPiece = b + bRow * ldb
+            switch (beta == 0, bias) {
+            case (true, nil): armmt_avx512_gemm(m, p.n, k, a, lda, acs, bPiece, ldb, c, ldc)
+            // The chains start from the bias: no second pass over C.
+            case (true, let bias?): armmt_avx512_gemm_bias(m, p.n, k, a, lda, acs, bPiece, ldb, bias, c, ldc)
+            case (false, _):
+                armmt_avx512_gemm_add(m, p.n, k, a, lda, acs, bPiece, ldb, c, ldc)
+                SplitGemm.addBias(bias, m: m, n: p.n, c: c, ldc: ldc)
             }
         } else {
             // Reduction row l of op(B) is row l (untransposed) or column l (transposed).
             let bPiece = transB ? b + bRow : b + bRow * ldb
             Float.blasGemm(transA: p.transA, transB: transB, m: m, n: p.n, k: k, alpha: p.alpha,
                            a: a, lda: p.lda, b: bPiece, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            SplitGemm.addBias(bias, m: m, n: p.n, c: c, ldc: ldc)
         }
     }
 }
