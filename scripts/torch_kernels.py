@@ -53,14 +53,17 @@ def cases(device, gen):
     out = []
 
     def gemm(name, m, n, k, kind):
-        a, w = (r(k, m), r(k, n)) if kind == "TN" else (r(m, k), r(n, k))
-        fn = (lambda: a.t() @ w) if kind == "TN" else (lambda: F.linear(a, w))
+        # As armmt-gpu's bench: the NT rows are Linear layers with a bias, TN a weight gradient.
+        a, w, b = (r(k, m), r(k, n), None) if kind == "TN" else (r(m, k), r(n, k), r(n))
+        fn = (lambda: a.t() @ w) if kind == "TN" else (lambda: F.linear(a, w, b))
         out.append(("gemm", f"{name} {kind} m={m} n={n} k={k}", fn))
 
     gemm("text projection", item_rows, D, 384, "NT")
     gemm("image projection", item_rows, D, 512, "NT")
     gemm("ffn up", list_rows, 4 * D, D, "NT")
     gemm("text projection dW", D, 384, item_rows, "TN")
+    gemm("list d×d", list_rows, D, D, "NT")
+    gemm("list d×d dW", D, D, list_rows, "TN")
     big = r(1024, 1024), r(1024, 1024)
     out.append(("gemm", "large square NN m=1024 n=1024 k=1024", lambda: big[0] @ big[1]))
 
