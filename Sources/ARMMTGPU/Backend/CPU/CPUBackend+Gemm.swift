@@ -38,13 +38,9 @@ enum SplitGemm {
     static func run(_ p: GemmParameters, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                     bias: UnsafePointer<Float>?, scratch: CPUScratchPool, parallel: Bool) {
         let a = a + p.offsetA, b = b + p.offsetB, c = c + p.offsetC, bias = bias.map { $0 + p.offsetBias }
-        guard PieceKernel.avx512Applies(p) else {
-            runPieces(p, a: a, kernel: PieceKernel(b: b, ldb: p.ldb, transB: p.transB, avx512: false), c: c, bias: bias,
-                      scratch: scratch, parallel: parallel)
-            return
-        }
-        guard p.transB else {
-            runPieces(p, a: a, kernel: PieceKernel(b: b, ldb: p.ldb, transB: false, avx512: true), c: c, bias: bias,
+        let avx512 = PieceKernel.avx512Applies(p)
+        guard avx512 && p.transB else {
+            runPieces(p, a: a, kernel: PieceKernel(b: b, ldb: p.ldb, transB: p.transB, avx512: avx512), c: c, bias: bias,
                       scratch: scratch, parallel: parallel)
             return
         }
@@ -112,10 +108,10 @@ enum SplitGemm {
 }
 
 /// Who multiplies one piece of a `SplitGemm`: OpenBLAS, or on an AVX-512 host
-/// (`CPUVectorUnit`) the register-tiled `armmt_avx512_gemm`, which reaches about twice
-/// OpenBLAS's speed at these skinny shapes when OpenBLAS is held to its AVX2 kernels (see
-/// BENCHMARKS.md). The two sum in different orders: the bits differ between the units, never
-/// between runs on one host.
+/// (`CPUVectorUnit`) the register-tiled `armmt_avx512_gemm`. At the model's skinny shapes the
+/// kernel measured 1.5–2.1× OpenBLAS's speed with OpenBLAS held to its AVX2 kernels, and as fast
+/// or up to 1.4× faster than OpenBLAS's own AVX-512 kernels (BENCHMARKS.md). The two sum in
+/// different orders: the bits differ between the units, never between runs on one host.
 private struct PieceKernel {
     /// op(B): B itself, or (AVX-512) B row-major [k, n].
     let b: UnsafePointer<Float>
