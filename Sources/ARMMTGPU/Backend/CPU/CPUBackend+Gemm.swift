@@ -48,10 +48,7 @@ enum SplitGemm {
         // once per call, k·n floats against the m·n·k multiply-adds.
         scratch.withBuffers([p.k * p.n]) { buffers in
             let bt = buffers[0]
-            for j in 0..<p.n {
-                let row = b + j * p.ldb
-                for l in 0..<p.k { bt[l * p.n + j] = row[l] }
-            }
+            BlockGemm.transpose(b, rows: p.n, columns: p.k, ld: p.ldb, into: bt)
             runPieces(p, a: a, kernel: PieceKernel(b: bt, ldb: p.n, transB: false, avx512: true), c: c, bias: bias,
                       scratch: scratch, parallel: parallel)
         }

@@ -34,13 +34,21 @@ enum BlockGemm {
         }
     }
 
-    /// `dst[l·rows + r] = src[r·columns + l]`: a weight stored [rows, columns] (PyTorch's
-    /// Linear layout, [out, in]) as [columns, rows], so that x·Wᵀ is a product with B row-major.
+    /// `dst[l·rows + r] = src[r·ld + l]`: a weight stored [rows, columns] with row stride `ld`
+    /// (PyTorch's Linear layout, [out, in]) as [columns, rows], so that x·Wᵀ is a product with B
+    /// row-major.
+    static func transpose(_ src: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int,
+                          into dst: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = src + r * ld
+            for l in 0..<columns { dst[l * rows + r] = row[l] }
+        }
+    }
+
+    /// `transpose` of a dense [rows, columns] weight into a new buffer the caller deallocates.
     static func transposed(_ src: UnsafePointer<Float>, rows: Int, columns: Int) -> UnsafeMutablePointer<Float> {
         let dst = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * columns, 1))
-        for r in 0..<rows {
-            for l in 0..<columns { dst[l * rows + r] = src[r * columns + l] }
-        }
+        transpose(src, rows: rows, columns: columns, ld: columns, into: dst)
         return dst
     }
 }
