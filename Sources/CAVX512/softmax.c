@@ -42,6 +42,29 @@ ALWAYS_INLINE __m512 exp16(__m512 x) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), e, _mm512_set1_ps(__builtin_inff()));
 }
 
+// exp16 for x ≤ 0 (or NaN), as in the forward softmax, where x = s − max: the same bits as
+// exp16, without its two steps for x > 88.37626, which leave every such x unchanged.
+ALWAYS_INLINE __m512 expNonPositive16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f);
+    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    const __m512 xc = _mm512_mask_blend_ps(under, x, lo);
+    const float magic = 12582912.0f;
+    const __m512 t = fmaS(xc, _mm512_set1_ps(1.44269504f), magic);
+    const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(magic));
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), xc);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = fmaS(p, r, 1.3981999507e-3f);
+    p = fmaS(p, r, 8.3334519073e-3f);
+    p = fmaS(p, r, 4.1665795894e-2f);
+    p = fmaS(p, r, 1.6666665459e-1f);
+    p = fmaS(p, r, 5.0000001201e-1f);
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
+    const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
+    return _mm512_mask_blend_ps(under, _mm512_mul_ps(y, scale), _mm512_setzero_ps());
+}
+
 // VectorMath.log for x ≥ 1 (positive normal x): Cephes' logf reduction and polynomial.
 ALWAYS_INLINE __m512 log16(__m512 x) {
     const __m512i bits = _mm512_castps_si512(x);
@@ -86,14 +109,15 @@ void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *ls
         const __m512 m = swiftMax(m0, m1);
         __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
         for (j = 0; j + 1 < n; j += 2) {
-            const __m512 e0 = exp16(_mm512_sub_ps(LOAD(j), m)), e1 = exp16(_mm512_sub_ps(LOAD(j + 1), m));
+            const __m512 e0 = expNonPositive16(_mm512_sub_ps(LOAD(j), m));
+            const __m512 e1 = expNonPositive16(_mm512_sub_ps(LOAD(j + 1), m));
             _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
             _mm512_mask_storeu_ps(col + (j + 1) * lq8, lanes, e1);
             sum0 = _mm512_add_ps(sum0, e0);
             sum1 = _mm512_add_ps(sum1, e1);
         }
         if (j < n) {
-            const __m512 e0 = exp16(_mm512_sub_ps(LOAD(j), m));
+            const __m512 e0 = expNonPositive16(_mm512_sub_ps(LOAD(j), m));
             _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
             sum0 = _mm512_add_ps(sum0, e0);
         }

@@ -140,11 +140,12 @@ final class CPUVectorUnitTests: XCTestCase {
 
     /// Fused attention's CPU fast path gives the same bits under both units (its products are
     /// `SmallGemm`s, its softmax steps the same exp and log lane for lane), on a batch with an
-    /// empty sample, padded keys, a length-1 list, and query counts whose last group of lanes is
-    /// 8 wide (Lq = 1, 7, 17).
+    /// empty sample, padded keys, a length-1 list, query counts whose last group of lanes is
+    /// 8 wide (Lq = 1, 7, 17), and query counts past the AVX-512 forward's 32-query blocks
+    /// (Lq = 40, 65), with head dims that are not multiples of 16 or span two 64-column panels.
     func testAttentionSameBitsUnderBothUnits() throws {
         try requireAVX512()
-        for (lq, lk, dh) in [(32, 50, 16), (1, 1, 8), (7, 33, 24), (17, 5, 12)] {
+        for (lq, lk, dh) in [(32, 50, 16), (1, 1, 8), (7, 33, 24), (17, 5, 12), (40, 9, 20), (65, 50, 16), (5, 7, 72)] {
             let x = AttentionChecks.Inputs.make(batch: 9, queryLength: lq, keyLength: lk, heads: 3, headDim: dh,
                                                 masking: .withEmptySample, sources: .separate, seed: UInt64(lq * 100 + lk))
             func run(_ unit: CPUVectorUnit) throws -> [[UInt32]] {

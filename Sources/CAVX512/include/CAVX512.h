@@ -65,4 +65,29 @@ void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *ls
 /// rows n..<n4 of both set to 0.
 void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse);
 
+/// dst[c·ldd + i] = factor·src[i·ld + c] for c < width, i < ldd: rows..<ldd are 0. The 16 × 16
+/// tiles are transposed in registers.
+void armmt_avx512_transpose_scaled(long rows, long width, float factor, const float *src, long ld, float *dst,
+                                   long ldd);
+
+/// The fused attention forward of one sample, every head (AttentionFastPath.forward; the same
+/// bits as its per-head loop): n ≥ 1 valid keys whose rows are k + j·ldk (head h at + h·khs),
+/// likewise v; queries q + i·ldq (head h at + h·dh), i < lq; writes O's rows out + i·ldo
+/// (head h at + h·dh) and lse[h·lq + i]. Per head and block of up to 32 queries:
+/// Sᵀ = K·(scale·Qᵀ), Pᵀ = e^(Sᵀ − max), O = (P·V)·(1/Σ), lse = max + log Σ.
+/// work: at least dh·32 + round4(n)·32 + 64 floats.
+void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
+                                    const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
+                                    long ldo, float *lse, float *work);
+
+/// The attention backward of one sample, every head (AttentionFastPath.backward; the same bits
+/// as its per-head loop). Operands as in armmt_avx512_attention_forward, plus dO's rows
+/// (dO + i·lddo) and lse [heads, lq]. Writes dQ's rows (dQ + i·lddq) and the n valid keys'
+/// rows of dK and dV (dK + j·lddk, j < n; head h at + h·dh); masked keys' rows are the
+/// caller's. work: at least 2·dh·32 + 2·round4(n)·32 + 32 floats.
+void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
+                                     const float *dO, long lddo, const float *k, long ldk, long khs, const float *v,
+                                     long ldv, long vhs, const float *lse, float *dQ, long lddq, float *dK, long lddk,
+                                     float *dV, long lddv, float *work);
+
 #endif

@@ -38,12 +38,14 @@ enum AttentionFastPath {
         let stageQ: UnsafeMutablePointer<Float>  // [Lq, H·dh8] O·rowsum or dQ/scale
         let stageK, stageV: UnsafeMutablePointer<Float>  // [n4, H·dh8] dK/scale, dV
         let stat1, stat2: UnsafeMutablePointer<Float>  // [H, Lq8] lse and 1/rowsum (forward), lse (backward)
+        let fused: UnsafeMutablePointer<Float>  // the AVX-512 kernels' work: 2·[dh, 32], 2·[n4, 32], [2, 32]
 
         private static func sizes(_ p: AttentionParameters) -> [Int] {
             let n4 = round4(p.keyLength), lq8 = round8(p.queryLength), dh8 = round8(p.headDim), h = p.heads
             let kc = h * n4 * dh8, qc = h * p.queryLength * dh8, qT = h * p.headDim * lq8, s = n4 * lq8
             let stage = h * dh8
-            return [kc, kc, qc, qc, qT, qT, s, s, p.queryLength * stage, n4 * stage, n4 * stage, h * lq8, h * lq8]
+            let fused = (2 * p.headDim + 2 * n4 + 2) * 32
+            return [kc, kc, qc, qc, qT, qT, s, s, p.queryLength * stage, n4 * stage, n4 * stage, h * lq8, h * lq8, fused]
         }
 
         static func floats(_ p: AttentionParameters) -> Int { sizes(p).reduce(0, +) }
@@ -58,7 +60,7 @@ enum AttentionFastPath {
             }
             (kc, vc, qc, dOc, qT, dOT) = (parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
             (s, dP, stageQ, stageK, stageV) = (parts[6], parts[7], parts[8], parts[9], parts[10])
-            (stat1, stat2) = (parts[11], parts[12])
+            (stat1, stat2, fused) = (parts[11], parts[12], parts[13])
         }
 
         /// Indices of the valid keys of sample b, ascending; returns how many.
@@ -350,7 +352,6 @@ enum AttentionFastPath {
             }
             let n4 = round4(n)
             let (kr, vr, keyRows) = keyOperands(p, w, b: b, n: n, k: k, v: v, ka: ka, va: va)
-            gatherTransposed(rows: lq, cols8: lq8, width: width, factor: p.scale, into: w.qT) { q + qa.at(b, $0, 0) }
             if b + 1 < p.batch {
                 let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
                 prefetch(rows: p.keyLength, width: width, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
@@ -358,6 +359,13 @@ enum AttentionFastPath {
                 prefetch(rows: lq, width: width) { q + qa.at(nb, $0, 0) }
                 prefetchForWrite(rows: lq, width: width) { out + oa.at(nb, $0, 0) }
             }
+            if CPUVectorUnit.current == .avx512 {
+                armmt_avx512_attention_forward(lq, n, heads, dh, p.scale, q + qa.at(b, 0, 0), qa.rowStride,
+                                               kr.base, kr.ld, kr.headStride, vr.base, vr.ld, vr.headStride,
+                                               out + oa.at(b, 0, 0), oa.rowStride, lse, w.fused)
+                return
+            }
+            gatherTransposed(rows: lq, cols8: lq8, width: width, factor: p.scale, into: w.qT) { q + qa.at(b, $0, 0) }
             for h in 0..<heads {
                 // Sᵀ = K·(scale·Qᵀ) [keyRows, lq8]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V into the stage.
                 SmallGemm.multiply(m: keyRows, columns: lq8, k: dh, a: kr.head(h), lda: kr.ld,
@@ -399,6 +407,41 @@ enum AttentionFastPath {
             }
             let n4 = round4(n)
             let (kr, vr, keyRows) = keyOperands(p, w, b: b, n: n, k: k, v: v, ka: ka, va: va)
+            if b + 1 < p.batch {
+                let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
+                prefetch(rows: lk, width: width, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
+                prefetch(rows: lk, width: width, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
+                prefetch(rows: lq, width: width) { q + qa.at(nb, $0, 0) }
+                prefetch(rows: lq, width: width) { dOut + oa.at(nb, $0, 0) }
+                prefetchForWrite(rows: lq, width: width) { dQ + qa.at(nb, $0, 0) }
+                prefetchForWrite(rows: lk, width: width) { dK + ka.at(nb, $0, 0) }
+                prefetchForWrite(rows: lk, width: width) { dV + va.at(nb, $0, 0) }
+            }
+            if CPUVectorUnit.current == .avx512 {
+                // The valid keys' dK, dV rows in place when they are one run, else in the stage.
+                let first = w.valid[0], run = keysAreConsecutive(w, n: n)
+                let dKRows = run ? dK + ka.at(b, first, 0) : w.stageK, dVRows = run ? dV + va.at(b, first, 0) : w.stageV
+                armmt_avx512_attention_backward(lq, n, heads, dh, scale, q + qa.at(b, 0, 0), qa.rowStride,
+                                                dOut + oa.at(b, 0, 0), oa.rowStride, kr.base, kr.ld, kr.headStride,
+                                                vr.base, vr.ld, vr.headStride, logSumExp + b * heads * lq,
+                                                dQ + qa.at(b, 0, 0), qa.rowStride, dKRows, run ? ka.rowStride : width,
+                                                dVRows, run ? va.rowStride : width, w.fused)
+                var jj = 0
+                for j in 0..<lk {
+                    let dk = dK + ka.at(b, j, 0), dv = dV + va.at(b, j, 0)
+                    guard jj < n, w.valid[jj] == j else {
+                        dk.update(repeating: 0, count: width)
+                        dv.update(repeating: 0, count: width)
+                        continue
+                    }
+                    if !run {
+                        dk.update(from: w.stageK + jj * width, count: width)
+                        dv.update(from: w.stageV + jj * width, count: width)
+                    }
+                    jj += 1
+                }
+                return
+            }
             let qr: HeadRows, dOr: HeadRows
             if dh == dh8 {
                 qr = HeadRows(base: q + qa.at(b, 0, 0), ld: qa.rowStride, headStride: dh)
@@ -411,16 +454,6 @@ enum AttentionFastPath {
             }
             gatherTransposed(rows: lq, cols8: lq8, width: width, factor: scale, into: w.qT) { q + qa.at(b, $0, 0) }
             gatherTransposed(rows: lq, cols8: lq8, width: width, factor: 1, into: w.dOT) { dOut + oa.at(b, $0, 0) }
-            if b + 1 < p.batch {
-                let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
-                prefetch(rows: lk, width: width, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
-                prefetch(rows: lk, width: width, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
-                prefetch(rows: lq, width: width) { q + qa.at(nb, $0, 0) }
-                prefetch(rows: lq, width: width) { dOut + oa.at(nb, $0, 0) }
-                prefetchForWrite(rows: lq, width: width) { dQ + qa.at(nb, $0, 0) }
-                prefetchForWrite(rows: lk, width: width) { dK + ka.at(nb, $0, 0) }
-                prefetchForWrite(rows: lk, width: width) { dV + va.at(nb, $0, 0) }
-            }
             // Per head, lanes = queries: stat1 = lse; padding queries get 0.
             let lse = logSumExp + b * heads * lq
             for h in 0..<heads {
