@@ -221,7 +221,8 @@ public final class Trainer {
                 if evalDue, let validSplit {
                     let result = try Evaluator.evaluate(model: model, split: validSplit, items: items, batchSize: t.batchSize)
                     lastEvaluation = result
-                    stop = try record(result)
+                    // Patience running out at the run's last step is no early stop: every epoch ran.
+                    stop = try record(result) && state.step < totalSteps
                     stoppedEarly = stop
                 }
                 let last = state.step == totalSteps
