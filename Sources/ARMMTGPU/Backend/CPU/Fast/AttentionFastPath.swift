@@ -5,6 +5,11 @@ import Foundation
 /// Float fast path of fused attention for the CPU backend (math and shapes: `AttentionOps`;
 /// `AttentionReference` stays the Double reference and the spec of the summation).
 ///
+/// On an AVX-512 host (`CPUVectorUnit`) each sample's heads run in one C call,
+/// `armmt_avx512_attention_forward` / `_backward` (`Sources/CAVX512/attention.c`), with the same
+/// operations in the same order as the Swift loops below, so both units give the same bits
+/// (`testAttentionSameBitsUnderBothUnits`). The Swift loops are the AVX2 path.
+///
 /// One sample (all H heads) is one unit of work; samples are spread over cores and each writes
 /// only its own rows of O, logSumExp, dQ, dK, dV, so results do not depend on the split.
 ///
@@ -242,10 +247,6 @@ enum AttentionFastPath {
     @inline(never)
     static func softmaxColumns(_ s: UnsafeMutablePointer<Float>, n: Int, n4: Int, lq8: Int,
                                lse: UnsafeMutablePointer<Float>, inverseSum: UnsafeMutablePointer<Float>) {
-        if CPUVectorUnit.current == .avx512 {
-            armmt_avx512_softmax_columns(s, n, n4, lq8, lse, inverseSum)
-            return
-        }
         for g in stride(from: 0, to: lq8, by: 8) {
             let col = s + g
             var m0 = col.load8(0), m1 = m0
@@ -289,10 +290,6 @@ enum AttentionFastPath {
     @inline(never)
     static func probabilitiesAndScoreGradient(_ s: UnsafeMutablePointer<Float>, _ dP: UnsafeMutablePointer<Float>,
                                               n: Int, n4: Int, lq8: Int, lse: UnsafePointer<Float>) {
-        if CPUVectorUnit.current == .avx512 {
-            armmt_avx512_probabilities_and_score_gradient(s, dP, n, n4, lq8, lse)
-            return
-        }
         for g in stride(from: 0, to: lq8, by: 8) {
             let col = s + g, dcol = dP + g, l = lse.load8(g)
             var d = Float8()

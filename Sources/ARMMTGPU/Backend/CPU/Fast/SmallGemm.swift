@@ -1,23 +1,16 @@
-import CAVX512
-
 /// C = A·B for the tiny per-(batch, head) products of the attention fast path (32×16·16×50 and
 /// the like), where a BLAS call costs more than the arithmetic. B and C are row-major with a
 /// column count that is a multiple of 8 (callers pad with zeros); A is addressed as
 /// `A[r, l] = a[r·lda + l·aColumnStride]`, so a transposed operand (`lda` 1, `aColumnStride`
 /// its row length) is read in place without a transposed copy. Register blocks of 4 rows × 16 columns keep eight independent FMA chains in
-/// flight; the k loop runs in order, so every element is one fixed sum. On an AVX-512 host
-/// (`CPUVectorUnit`) the same product runs in `armmt_avx512_gemm`, 16 columns a register, with
-/// the same sums in the same order: the same bits.
+/// flight; the k loop runs in order, so every element is one fixed sum: the bits of
+/// `armmt_avx512_gemm`, which the AVX-512 attention kernel uses for the same products.
 enum SmallGemm {
     @inline(__always) private static func splat(_ x: Float) -> Float8 { Float8(repeating: x) }
 
     static func multiply(m: Int, columns nc: Int, k: Int, a: UnsafePointer<Float>, lda: Int, aColumnStride acs: Int = 1,
                          b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
         precondition(nc % 8 == 0, "SmallGemm: columns must be a multiple of 8")
-        if CPUVectorUnit.current == .avx512 {
-            armmt_avx512_gemm(m, nc, k, a, lda, acs, b, ldb, c, ldc)
-            return
-        }
         var i = 0
         while i + 4 <= m {
             let a0 = a + i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
