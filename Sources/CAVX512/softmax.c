@@ -18,11 +18,9 @@ ALWAYS_INLINE __m512 swiftMax(__m512 a, __m512 b) { return _mm512_max_ps(b, a); 
 // fma(a, b, c) = a·b + c in one rounding, as VectorMath.fma.
 ALWAYS_INLINE __m512 fmaS(__m512 a, __m512 b, float c) { return _mm512_fmadd_ps(a, b, _mm512_set1_ps(c)); }
 
-// VectorMath.exp: Cody–Waite reduction, Cephes' expf polynomial, 2^n in the exponent bits.
-ALWAYS_INLINE __m512 exp16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-87.33654f), hi = _mm512_set1_ps(88.37626f);
-    __m512 xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), x, lo);
-    xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(xc, hi, _CMP_GT_OQ), xc, hi);
+// The body of VectorMath.exp for an x already clamped to [-87.33654, 88.37626]: Cody–Waite
+// reduction, Cephes' expf polynomial, 2^n in the exponent bits.
+ALWAYS_INLINE __m512 expClamped(__m512 xc) {
     const float magic = 12582912.0f;
     const __m512 t = fmaS(xc, _mm512_set1_ps(1.44269504f), magic);
     const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(magic));
@@ -37,8 +35,15 @@ ALWAYS_INLINE __m512 exp16(__m512 x) {
     const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
     const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
     const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
-    __m512 e = _mm512_mul_ps(y, scale);
-    e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), e, _mm512_setzero_ps());
+    return _mm512_mul_ps(y, scale);
+}
+
+// VectorMath.exp: clamp, expClamped, 0 below the range and ∞ above it.
+ALWAYS_INLINE __m512 exp16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f), hi = _mm512_set1_ps(88.37626f);
+    __m512 xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), x, lo);
+    xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(xc, hi, _CMP_GT_OQ), xc, hi);
+    const __m512 e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), expClamped(xc), _mm512_setzero_ps());
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), e, _mm512_set1_ps(__builtin_inff()));
 }
 
@@ -47,22 +52,7 @@ ALWAYS_INLINE __m512 exp16(__m512 x) {
 ALWAYS_INLINE __m512 expNonPositive16(__m512 x) {
     const __m512 lo = _mm512_set1_ps(-87.33654f);
     const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    const __m512 xc = _mm512_mask_blend_ps(under, x, lo);
-    const float magic = 12582912.0f;
-    const __m512 t = fmaS(xc, _mm512_set1_ps(1.44269504f), magic);
-    const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(magic));
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), xc);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = fmaS(p, r, 1.3981999507e-3f);
-    p = fmaS(p, r, 8.3334519073e-3f);
-    p = fmaS(p, r, 4.1665795894e-2f);
-    p = fmaS(p, r, 1.6666665459e-1f);
-    p = fmaS(p, r, 5.0000001201e-1f);
-    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
-    const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
-    return _mm512_mask_blend_ps(under, _mm512_mul_ps(y, scale), _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(under, expClamped(_mm512_mask_blend_ps(under, x, lo)), _mm512_setzero_ps());
 }
 
 // VectorMath.log for x ≥ 1 (positive normal x): Cephes' logf reduction and polynomial.

@@ -330,6 +330,27 @@ enum AttentionFastPath {
         return (HeadRows(base: w.kc, ld: dh8, headStride: n4 * dh8), HeadRows(base: w.vc, ld: dh8, headStride: n4 * dh8), n4)
     }
 
+    /// Every key row of sample b's dK and dV in order: a masked key's rows set to 0, the jj-th
+    /// valid key's rows handed to `valid(jj, dk, dv)` to fill.
+    @inline(__always)
+    static func forEachKeyRow(_ p: AttentionParameters, _ w: Workspace, b: Int, n: Int,
+                              dK: UnsafeMutablePointer<Float>, dV: UnsafeMutablePointer<Float>,
+                              ka: AttentionReference.Addressing, va: AttentionReference.Addressing,
+                              _ valid: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        let width = p.heads * p.headDim
+        var jj = 0
+        for j in 0..<p.keyLength {
+            let dk = dK + ka.at(b, j, 0), dv = dV + va.at(b, j, 0)
+            guard jj < n, w.valid[jj] == j else {
+                dk.update(repeating: 0, count: width)
+                dv.update(repeating: 0, count: width)
+                continue
+            }
+            valid(jj, dk, dv)
+            jj += 1
+        }
+    }
+
     static func forward(_ p: AttentionParameters, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                         keyMask: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
                         logSumExp: UnsafeMutablePointer<Float>, pool: CPUScratchPool, parallel: Bool) {
@@ -423,19 +444,10 @@ enum AttentionFastPath {
                                                 vr.base, vr.ld, vr.headStride, logSumExp + b * heads * lq,
                                                 dQ + qa.at(b, 0, 0), qa.rowStride, dKRows, run ? ka.rowStride : width,
                                                 dVRows, run ? va.rowStride : width, w.fused)
-                var jj = 0
-                for j in 0..<lk {
-                    let dk = dK + ka.at(b, j, 0), dv = dV + va.at(b, j, 0)
-                    guard jj < n, w.valid[jj] == j else {
-                        dk.update(repeating: 0, count: width)
-                        dv.update(repeating: 0, count: width)
-                        continue
-                    }
-                    if !run {
-                        dk.update(from: w.stageK + jj * width, count: width)
-                        dv.update(from: w.stageV + jj * width, count: width)
-                    }
-                    jj += 1
+                forEachKeyRow(p, w, b: b, n: n, dK: dK, dV: dV, ka: ka, va: va) { jj, dk, dv in
+                    guard !run else { return }
+                    dk.update(from: w.stageK + jj * width, count: width)
+                    dv.update(from: w.stageV + jj * width, count: width)
                 }
                 return
             }
@@ -479,21 +491,12 @@ enum AttentionFastPath {
                     scaled(a + h * dh8, scale, into: dq + h * dh, dh)
                 }
             }
-            // Every key row in order: the valid ones from the stage, masked ones 0.
-            var jj = 0
-            for j in 0..<lk {
-                let dk = dK + ka.at(b, j, 0), dv = dV + va.at(b, j, 0)
-                guard jj < n, w.valid[jj] == j else {
-                    dk.update(repeating: 0, count: width)
-                    dv.update(repeating: 0, count: width)
-                    continue
-                }
+            forEachKeyRow(p, w, b: b, n: n, dK: dK, dV: dV, ka: ka, va: va) { jj, dk, dv in
                 let sk = w.stageK + jj * stageWidth, sv = w.stageV + jj * stageWidth
                 for h in 0..<heads {
                     scaled(sk + h * dh8, scale, into: dk + h * dh, dh)
                     (dv + h * dh).update(from: sv + h * dh8, count: dh)
                 }
-                jj += 1
             }
         }
     }
