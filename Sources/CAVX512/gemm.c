@@ -21,15 +21,23 @@ typedef struct {
     long lda, acs, k;
 } operand;
 
+// How a tile's rows are stored: as summed (factor NULL), or row r times factor[r·fs] (fs = 0:
+// one factor for every row) as the last block of the reduction stores them, so no second pass
+// over C scales it.
+typedef struct {
+    const float *factor;
+    long fs;
+} rowScale;
+
 // acc[r][v] += Σ_l A[r, l]·B[l, 16v…], l in order: the inner loop of a tile over one operand.
-#define ACCUMULATE(R, V, op, b, ldb, last)                                                                         \
+#define ACCUMULATE(R, V, AT, op, b, ldb, last)                                                                     \
     for (long l = 0; l < (op).k; ++l) {                                                                            \
         const float *bl = (b) + l * (ldb), *al = (op).a + l * (op).acs;                                            \
         __m512 bv[4];                                                                                              \
         _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                             \
             bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, bl + 16 * v) : _mm512_loadu_ps(bl + 16 * v);          \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < R; ++r) {                                           \
-            const __m512 x = _mm512_set1_ps(al[r * (op).lda]);                                                     \
+            const __m512 x = _mm512_set1_ps(al[AT ? r : r * (op).lda]);                                            \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                         \
                 acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);                                                  \
         }                                                                                                          \
@@ -41,8 +49,10 @@ typedef struct {
 // R and V are constants at every call, so the loops unroll and the R·V accumulators live in
 // registers (at most 24 of the 32, plus V for B; A is broadcast from memory). Per l: V loads
 // of B, R broadcasts of A, R·V independent FMAs. `a1` covers B's first a1.k rows, `a2` the rest.
-ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const float *b, long ldb, float *c,
-                        long ldc, __mmask16 last, int fromC, const float *bias) {
+// AT (a constant): both operands are read transposed (lda = 1), so a tile's R broadcasts are
+// consecutive floats rather than R addresses lda apart, which cost registers and spills.
+ALWAYS_INLINE void tile(const int R, const int V, const int AT, operand a1, operand a2, const float *b, long ldb,
+                        float *c, long ldc, __mmask16 last, int fromC, const float *bias, rowScale scale) {
     __m512 acc[12][4];
     // Row r starts from from[r·fromStride + …]: C's rows, or the bias row for every r.
     const float *from = fromC ? c : bias;
@@ -56,8 +66,16 @@ ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const 
                         : v == V - 1 ? _mm512_maskz_loadu_ps(last, f)
                                      : _mm512_loadu_ps(f);
         }
-    ACCUMULATE(R, V, a1, b, ldb, last)
-    ACCUMULATE(R, V, a2, b + a1.k * ldb, ldb, last)
+    ACCUMULATE(R, V, AT, a1, b, ldb, last)
+    ACCUMULATE(R, V, AT, a2, b + a1.k * ldb, ldb, last)
+    if (scale.factor) {
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; ++r) {
+            const __m512 f = _mm512_set1_ps(scale.factor[r * scale.fs]);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < V; ++v) acc[r][v] = _mm512_mul_ps(f, acc[r][v]);
+        }
+    }
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; ++r)
 #pragma clang loop unroll(full)
@@ -71,48 +89,51 @@ ALWAYS_INLINE void tile(const int R, const int V, operand a1, operand a2, const 
 // All rows of one column panel of V vectors: tiles of RMAX rows, then one tile of the rest.
 // RMAX per V keeps R·V ≤ 24 accumulators and at least 12 independent chains (a 4-cycle FMA
 // latency on two pipes needs 8).
-#define PANEL(V, RMAX)                                                                                             \
-    static void panel##V(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,             \
-                         __mmask16 last, int fromC, const float *bias) {                                           \
+#define REST(R, V, RMAX, AT)                                                                                       \
+    case R: tile(R < RMAX ? R : RMAX - 1, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale); break;
+#define PANEL(V, RMAX, AT)                                                                                         \
+    static void panel##V##AT(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,         \
+                             __mmask16 last, int fromC, const float *bias, rowScale scale) {                       \
         long i = 0;                                                                                                \
-        for (; i + RMAX <= m; i += RMAX, a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda)                             \
-            tile(RMAX, V, a1, a2, b, ldb, c + i * ldc, ldc, last, fromC, bias);                                    \
-        float *ci = c + i * ldc;                                                                                   \
+        for (; i + RMAX <= m; i += RMAX) {                                                                         \
+            tile(RMAX, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale);                                   \
+            a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda, c += RMAX * ldc;                                         \
+            if (scale.factor) scale.factor += RMAX * scale.fs;                                                     \
+        }                                                                                                          \
         switch (m - i) {                                                                                           \
-        case 0: break;                                                                                             \
-        case 1: tile(1, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 2: tile(2, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 3: tile(3, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 4: tile(4, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 5: tile(5, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 6: tile(6, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 7: tile(7, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 8: tile(8, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 9: tile(9, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                     \
-        case 10: tile(10, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                   \
-        default: tile(11, V, a1, a2, b, ldb, ci, ldc, last, fromC, bias); break;                                   \
+            REST(1, V, RMAX, AT) REST(2, V, RMAX, AT) REST(3, V, RMAX, AT) REST(4, V, RMAX, AT)                    \
+            REST(5, V, RMAX, AT) REST(6, V, RMAX, AT) REST(7, V, RMAX, AT) REST(8, V, RMAX, AT)                    \
+            REST(9, V, RMAX, AT) REST(10, V, RMAX, AT) REST(11, V, RMAX, AT)                                       \
+        default: break;                                                                                            \
         }                                                                                                          \
     }
 
-PANEL(1, 12)
-PANEL(2, 12)
-PANEL(3, 8)
-PANEL(4, 6)
+PANEL(1, 12, 0)
+PANEL(2, 12, 0)
+PANEL(3, 8, 0)
+PANEL(4, 6, 0)
+PANEL(1, 12, 1)
+PANEL(2, 12, 1)
+PANEL(3, 8, 1)
+PANEL(4, 6, 1)
 
 // All column panels over one block of the reduction.
 static void panels(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC,
-                   const float *bias) {
+                   const float *bias, rowScale scale) {
+    const int at = o1.lda == 1 && (o2.k == 0 || o2.lda == 1);
     // Column panels of 64 (four vectors); the last panel has 1–4 vectors, its last one masked.
     for (long j = 0; j < n; j += 64) {
         const long width = n - j < 64 ? n - j : 64;
         const long vectors = (width + 15) / 16;
         const long lastWidth = width - 16 * (vectors - 1);
         const __mmask16 last = (__mmask16)((1u << lastWidth) - 1);
+        const float *bj = b + j, *biasj = bias ? bias + j : 0;
+        float *cj = c + j;
         switch (vectors) {
-        case 1: panel1(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
-        case 2: panel2(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
-        case 3: panel3(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
-        default: panel4(m, o1, o2, b + j, ldb, c + j, ldc, last, fromC, bias ? bias + j : 0); break;
+        case 1: (at ? panel11 : panel10)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
+        case 2: (at ? panel21 : panel20)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
+        case 3: (at ? panel31 : panel30)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
+        default: (at ? panel41 : panel40)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
         }
     }
 }
@@ -120,19 +141,24 @@ static void panels(long m, long n, operand o1, operand o2, const float *b, long 
 // The reduction in blocks of at most KC along l (each operand cut on its own), every block
 // continuing the chains the last one stored in C: B's KC × 64 panel and A's block stay in
 // cache while the row tiles sweep them. Without the blocks a long reduction (a weight
-// gradient over thousands of rows) streamed both from L3 once per row tile.
+// gradient over thousands of rows) streamed both from L3 once per row tile. Only the last
+// block applies `scale`.
 static void gemm(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC,
-                 const float *bias) {
+                 const float *bias, rowScale scale) {
     const operand none = {o1.a, o1.lda, o1.acs, 0};
-    if (o1.k + o2.k <= KC) {
-        panels(m, n, o1, o2, b, ldb, c, ldc, fromC, bias);
+    const long total = o1.k + o2.k;
+    if (total <= KC) {
+        panels(m, n, o1, o2, b, ldb, c, ldc, fromC, bias, scale);
         return;
     }
     const operand ops[2] = {o1, o2};
+    const rowScale plain = {0, 0};
+    long done = 0;
     for (int i = 0; i < 2; ++i) {
         for (long l0 = 0; l0 < ops[i].k; l0 += KC) {
             const operand block = {ops[i].a + l0 * ops[i].acs, ops[i].lda, ops[i].acs, ops[i].k - l0 < KC ? ops[i].k - l0 : KC};
-            panels(m, n, block, none, b, ldb, c, ldc, fromC, bias);
+            done += block.k;
+            panels(m, n, block, none, b, ldb, c, ldc, fromC, bias, done == total ? scale : plain);
             fromC = 1;
             b += block.k * ldb;
         }
@@ -143,25 +169,31 @@ void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda
                               const float *a2, long lda2, long acs2, const float *b, long ldb, float *c,
                               long ldc) {
     const operand o1 = {a1, lda1, acs1, k1}, o2 = {a2, lda2, acs2, k2};
-    gemm(m, n, o1, o2, b, ldb, c, ldc, 0, 0);
+    gemm(m, n, o1, o2, b, ldb, c, ldc, 0, 0, (rowScale){0, 0});
 }
 
 void armmt_avx512_gemm(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                        float *c, long ldc) {
     const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
-    gemm(m, n, o, none, b, ldb, c, ldc, 0, 0);
+    gemm(m, n, o, none, b, ldb, c, ldc, 0, 0, (rowScale){0, 0});
 }
 
 void armmt_avx512_gemm_bias(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                             const float *bias, float *c, long ldc) {
     const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
-    gemm(m, n, o, none, b, ldb, c, ldc, 0, bias);
+    gemm(m, n, o, none, b, ldb, c, ldc, 0, bias, (rowScale){0, 0});
 }
 
 void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                            float *c, long ldc) {
     const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
-    gemm(m, n, o, none, b, ldb, c, ldc, 1, 0);
+    gemm(m, n, o, none, b, ldb, c, ldc, 1, 0, (rowScale){0, 0});
+}
+
+void armmt_avx512_gemm_rows_scaled(long m, long n, long k, const float *a, long lda, long acs, const float *b,
+                                   long ldb, float *c, long ldc, int fromC, const float *factor, long fs) {
+    const operand o = {a, lda, acs, k}, none = {a, lda, acs, 0};
+    gemm(m, n, o, none, b, ldb, c, ldc, fromC, 0, (rowScale){factor, fs});
 }
 
 #pragma clang attribute pop
@@ -187,6 +219,11 @@ void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, lon
 
 void armmt_avx512_gemm_bias(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                             const float *bias, float *c, long ldc) {
+    __builtin_trap();
+}
+
+void armmt_avx512_gemm_rows_scaled(long m, long n, long k, const float *a, long lda, long acs, const float *b,
+                                   long ldb, float *c, long ldc, int fromC, const float *factor, long fs) {
     __builtin_trap();
 }
 

@@ -83,19 +83,25 @@ final class CPUVectorUnitTests: XCTestCase {
     /// Past one reduction block (256) the kernel stores each chain in C and resumes it in the next
     /// block: the bits must still be those of one FMA chain in l order from 0,
     /// `armmt_avx512_gemm_add`'s those of one chain from C's old value and
-    /// `armmt_avx512_gemm_bias`'s from the bias. Checked against a scalar chain at k just under,
-    /// at and past one and two blocks, A plain and transposed.
+    /// `armmt_avx512_gemm_bias`'s from the bias; `armmt_avx512_gemm_rows_scaled` multiplies a
+    /// row's chain (from C's old value) by its factor once, after the last block. Checked
+    /// against a scalar chain at k just under, at and past one and two blocks, A plain and
+    /// transposed.
     func testAVX512GemmLongReductionIsOneFMAChain() throws {
         try requireAVX512()
         var rng = SeededRandom(seed: 34)
         for (m, n, k) in [(7, 33, 255), (13, 64, 256), (6, 17, 257), (3, 70, 600), (1, 16, 1000)] {
             for transposed in [false, true] {
                 let a = rng.floats(m * k), b = rng.floats(k * n), c0 = rng.floats(m * n), bias = rng.floats(n)
+                let factors = rng.floats(m)
                 let (lda, acs) = transposed ? (1, m) : (k, 1)
-                var product = [Float](repeating: .nan, count: m * n), sum = c0, biased = product
+                var product = [Float](repeating: .nan, count: m * n), sum = c0, biased = product, scaled = c0
                 product.withUnsafeMutableBufferPointer { armmt_avx512_gemm(m, n, k, a, lda, acs, b, n, $0.baseAddress, n) }
                 sum.withUnsafeMutableBufferPointer { armmt_avx512_gemm_add(m, n, k, a, lda, acs, b, n, $0.baseAddress, n) }
                 biased.withUnsafeMutableBufferPointer { armmt_avx512_gemm_bias(m, n, k, a, lda, acs, b, n, bias, $0.baseAddress, n) }
+                scaled.withUnsafeMutableBufferPointer {
+                    armmt_avx512_gemm_rows_scaled(m, n, k, a, lda, acs, b, n, $0.baseAddress, n, 1, factors, 1)
+                }
                 for r in 0..<m {
                     for j in 0..<n {
                         var fromZero: Float = 0, fromC = c0[r * n + j], fromBias = bias[j]
@@ -107,6 +113,7 @@ final class CPUVectorUnitTests: XCTestCase {
                         XCTAssertEqual(product[r * n + j].bitPattern, fromZero.bitPattern, "gemm m=\(m) n=\(n) k=\(k) transposed=\(transposed) at [\(r), \(j)]")
                         XCTAssertEqual(sum[r * n + j].bitPattern, fromC.bitPattern, "gemm_add m=\(m) n=\(n) k=\(k) transposed=\(transposed) at [\(r), \(j)]")
                         XCTAssertEqual(biased[r * n + j].bitPattern, fromBias.bitPattern, "gemm_bias m=\(m) n=\(n) k=\(k) transposed=\(transposed) at [\(r), \(j)]")
+                        XCTAssertEqual(scaled[r * n + j].bitPattern, (factors[r] * fromC).bitPattern, "gemm_rows_scaled m=\(m) n=\(n) k=\(k) transposed=\(transposed) at [\(r), \(j)]")
                     }
                 }
             }

@@ -26,6 +26,13 @@ void armmt_avx512_gemm_add(long m, long n, long k, const float *a, long lda, lon
 void armmt_avx512_gemm_bias(long m, long n, long k, const float *a, long lda, long acs, const float *b, long ldb,
                             const float *bias, float *c, long ldc);
 
+/// C = diag(f)·(A·B), or diag(f)·(C + A·B) with fromC: the chains of armmt_avx512_gemm (or
+/// _add), then row r times f[r·fs] as it is stored (fs = 0: one factor for every row), one
+/// more rounding and no second pass over C. Attention's O (f = 1/Σ per query) and its scaled
+/// gradients use it.
+void armmt_avx512_gemm_rows_scaled(long m, long n, long k, const float *a, long lda, long acs, const float *b,
+                                   long ldb, float *c, long ldc, int fromC, const float *factor, long fs);
+
 /// C = [A1 | A2]·B: the product with A made of two blocks side by side, each read in place
 /// (A1[r, l] = a1[r·lda1 + l·acs1] for l < k1, A2 likewise for the next k2 columns), so a
 /// caller need not copy them into one buffer; B has k1 + k2 rows. Each C element is one FMA
