@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
     const int runs = getenv("NI") ? atoi(getenv("NI")) : 30;
     const long nq = (long)B * LQ * W, nk = (long)B * LK * W;
     float *q = malloc(4 * nq), *k = malloc(4 * nk), *v = malloc(4 * nk), *o = malloc(4 * nq), *lse = malloc(4L * B * H * LQ);
-    float *dq = malloc(4 * nq), *dk = malloc(4 * nk), *dv = malloc(4 * nk), *work = malloc(4L * (2 * DH + 2 * LK + 8) * 32);
+    float *dq = malloc(4 * nq), *dk = malloc(4 * nk), *dv = malloc(4 * nk), *work = malloc(4L * ((2 * DH + 2 * LK + 8) * 32 + H * LQ));
     double *times = malloc(sizeof(double) * runs);
     srand(1);
     for (long i = 0; i < nq; ++i) q[i] = rand() / (float)RAND_MAX - 0.5f, o[i] = 0.3f * q[i];

@@ -77,18 +77,21 @@ void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float 
                                     const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
                                     long ldo, float *lse, float *work) {
     const long n4 = (n + 3) & ~3L;
-    float *qT = work, *s = qT + dh * QUERY_BLOCK, *stat = s + n4 * QUERY_BLOCK;
+    float *qT = work, *s = qT + dh * QUERY_BLOCK, *stat = s + n4 * QUERY_BLOCK, *sums = stat + 3 * QUERY_BLOCK;
     for (long h = 0; h < heads; ++h)
         for (long i0 = 0; i0 < lq; i0 += QUERY_BLOCK) {
             const long wq = lq - i0 < QUERY_BLOCK ? lq - i0 : QUERY_BLOCK, st = (wq + 7) & ~7L;
             // Sᵀ = K·(scale·Qᵀ) [n, st]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V straight into O's rows.
             armmt_avx512_transpose_scaled(wq, dh, scale, q + i0 * ldq + h * dh, ldq, qT, st);
             armmt_avx512_gemm(n, st, dh, k + h * khs, ldk, 1, qT, st, s, st);
-            armmt_avx512_softmax_columns(s, n, n4, st, stat, stat + QUERY_BLOCK);
+            armmt_avx512_softmax_columns(s, n, n4, st, stat, stat + QUERY_BLOCK, stat + 2 * QUERY_BLOCK);
             armmt_avx512_gemm_rows_scaled(wq, dh, n, s, 1, st, v + h * vhs, ldv, out + i0 * ldo + h * dh, ldo, 0,
-                                          stat + QUERY_BLOCK, 1);
-            for (long i = 0; i < wq; ++i) lse[h * lq + i0 + i] = stat[i];
+                                          stat + 2 * QUERY_BLOCK, 1);
+            for (long i = 0; i < wq; ++i) lse[h * lq + i0 + i] = stat[i], sums[h * lq + i0 + i] = stat[QUERY_BLOCK + i];
         }
+    // lse = max + log Σ for every head at once: one log per block was a chain of some 25
+    // dependent operations the core could not overlap with the next block's work.
+    armmt_avx512_add_log(heads * lq, lse, sums);
 }
 
 void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,

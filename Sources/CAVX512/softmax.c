@@ -18,9 +18,14 @@ ALWAYS_INLINE __m512 swiftMax(__m512 a, __m512 b) { return _mm512_max_ps(b, a); 
 // fma(a, b, c) = a·b + c in one rounding, as VectorMath.fma.
 ALWAYS_INLINE __m512 fmaS(__m512 a, __m512 b, float c) { return _mm512_fmadd_ps(a, b, _mm512_set1_ps(c)); }
 
-// The body of VectorMath.exp for an x already clamped to [-87.33654, 88.37626]: Cody–Waite
-// reduction, Cephes' expf polynomial, 2^n in the exponent bits.
-ALWAYS_INLINE __m512 expClamped(__m512 xc) {
+// e^x = y·2^n for an x already clamped to [-87.33654, 88.37626], the body of VectorMath.exp:
+// Cody–Waite reduction to r = x − n·ln 2, Cephes' expf polynomial y = e^r. t holds n + 1.5·2^23,
+// whose low bits are n as an integer.
+typedef struct {
+    __m512 y, n, t;
+} expParts;
+
+ALWAYS_INLINE expParts expSplit(__m512 xc) {
     const float magic = 12582912.0f;
     const __m512 t = fmaS(xc, _mm512_set1_ps(1.44269504f), magic);
     const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(magic));
@@ -33,9 +38,16 @@ ALWAYS_INLINE __m512 expClamped(__m512 xc) {
     p = fmaS(p, r, 1.6666665459e-1f);
     p = fmaS(p, r, 5.0000001201e-1f);
     const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4b400000));
+    return (expParts){y, n, t};
+}
+
+// VectorMath.exp's last step, y times 2^n built in the exponent bits (2^128 is ∞ there, as the
+// Swift code has it at x = 88.37626).
+ALWAYS_INLINE __m512 expClamped(__m512 xc) {
+    const expParts e = expSplit(xc);
+    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(e.t), _mm512_set1_epi32(0x4b400000));
     const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
-    return _mm512_mul_ps(y, scale);
+    return _mm512_mul_ps(e.y, scale);
 }
 
 // VectorMath.exp: clamp, expClamped, 0 below the range and ∞ above it.
@@ -48,11 +60,15 @@ ALWAYS_INLINE __m512 exp16(__m512 x) {
 }
 
 // exp16 for x ≤ 0 (or NaN), as in the forward softmax, where x = s − max: the same bits as
-// exp16, without its two steps for x > 88.37626, which leave every such x unchanged.
+// exp16 with fewer operations. The steps for x > 88.37626 leave every such x unchanged. For
+// x in [−87.33654, 0], n ∈ [−126, 0] and y·2^n is normal, so one vscalefps gives exp16's product
+// by the power of two built in the exponent bits, and its zero mask does exp16's step for x
+// below the range.
 ALWAYS_INLINE __m512 expNonPositive16(__m512 x) {
     const __m512 lo = _mm512_set1_ps(-87.33654f);
     const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    return _mm512_mask_blend_ps(under, expClamped(_mm512_mask_blend_ps(under, x, lo)), _mm512_setzero_ps());
+    const expParts e = expSplit(_mm512_mask_blend_ps(under, x, lo));
+    return _mm512_maskz_scalef_ps((__mmask16)~under, e.y, e.n);
 }
 
 // VectorMath.log for x ≥ 1 (positive normal x): Cephes' logf reduction and polynomial.
@@ -84,7 +100,7 @@ ALWAYS_INLINE __m512 log16(__m512 x) {
 // Lanes g … g + 15 of a row lq8 wide (a multiple of 8): the last group may be 8 lanes.
 ALWAYS_INLINE __mmask16 groupLanes(long lq8, long g) { return lq8 - g >= 16 ? (__mmask16)0xffff : (__mmask16)0x00ff; }
 
-void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *lse, float *inverseSum) {
+void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum) {
     for (long g = 0; g < lq8; g += 16) {
         const __mmask16 lanes = groupLanes(lq8, g);
         float *col = s + g;
@@ -112,12 +128,21 @@ void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *ls
             sum0 = _mm512_add_ps(sum0, e0);
         }
 #undef LOAD
-        const __m512 sum = _mm512_add_ps(sum0, sum1);
-        _mm512_mask_storeu_ps(inverseSum + g, lanes, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));
-        _mm512_mask_storeu_ps(lse + g, lanes, _mm512_add_ps(m, log16(sum)));
+        const __m512 total = _mm512_add_ps(sum0, sum1);
+        _mm512_mask_storeu_ps(inverseSum + g, lanes, _mm512_div_ps(_mm512_set1_ps(1.0f), total));
+        _mm512_mask_storeu_ps(sum + g, lanes, total);
+        _mm512_mask_storeu_ps(max + g, lanes, m);
     }
     for (long j = n; j < n4; ++j)
         for (long c = 0; c < lq8; c += 16) _mm512_mask_storeu_ps(s + j * lq8 + c, groupLanes(lq8, c), _mm512_setzero_ps());
+}
+
+void armmt_avx512_add_log(long count, float *x, const float *y) {
+    for (long i = 0; i < count; i += 16) {
+        const __mmask16 lanes = count - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (count - i)) - 1);
+        const __m512 sum = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), lanes, y + i);
+        _mm512_mask_storeu_ps(x + i, lanes, _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, x + i), log16(sum)));
+    }
 }
 
 void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse) {
@@ -148,7 +173,7 @@ void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, 
 #else
 
 // Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
-void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *lse, float *inverseSum) {
+void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum) {
     (void)s, (void)n, (void)n4, (void)lq8, (void)lse, (void)inverseSum;
     __builtin_trap();
 }

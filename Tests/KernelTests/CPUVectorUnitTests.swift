@@ -141,6 +141,43 @@ final class CPUVectorUnitTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 softmax over keys (`armmt_avx512_softmax_columns`, then `armmt_avx512_add_log`
+    /// for lse) gives the bits of the Swift loop lane for lane, also where the exp's last steps
+    /// differ in form: scores below the maximum by 87–88 (e^x at the bottom of the normal range,
+    /// and the clamp at −87.33654), by far more (0), by a subnormal amount, and random columns;
+    /// lq8 = 24 has an 8-lane last group.
+    func testSoftmaxColumnsSameBitsAsSwift() throws {
+        try requireAVX512()
+        let n = 37, n4 = 40, lq8 = 24
+        var rng = SeededRandom(seed: 77)
+        var scores = rng.floats(n4 * lq8, -3, 3)
+        let offsets: [Float] = [-87.0, -87.2, -87.33654, -87.33655, -87.4, -87.9, -88.5, -100, -1e30,
+                                -Float.leastNonzeroMagnitude, -1e-40, -0.0, -86.99]
+        for c in 0..<lq8 {
+            scores[c] = 5  // the maximum of every column, in row 0
+            for (i, o) in offsets.enumerated() where c % 3 != 2 {
+                scores[(1 + (i + c) % (n - 1)) * lq8 + c] = 5 + o
+            }
+        }
+        var swiftS = scores, swiftLSE = [Float](repeating: .nan, count: lq8), swiftInv = swiftLSE
+        swiftS.withUnsafeMutableBufferPointer { s in
+            swiftLSE.withUnsafeMutableBufferPointer { l in
+                swiftInv.withUnsafeMutableBufferPointer { i in
+                    AttentionFastPath.softmaxColumns(s.baseAddress!, n: n, n4: n4, lq8: lq8, lse: l.baseAddress!,
+                                                     inverseSum: i.baseAddress!)
+                }
+            }
+        }
+        var cS = scores, cLSE = [Float](repeating: .nan, count: lq8), cSum = cLSE, cInv = cLSE
+        armmt_avx512_softmax_columns(&cS, n, n4, lq8, &cLSE, &cSum, &cInv)
+        armmt_avx512_add_log(lq8, &cLSE, cSum)
+        // The edges are reached: probabilities at the bottom of the normal range, and exact zeros.
+        XCTAssertTrue(cS.contains { $0 > 0 && $0 < 2e-38 } && cS.contains { $0 == 0 }, "the exp's edges are not reached")
+        XCTAssertEqual(cS.map(\.bitPattern), swiftS.map(\.bitPattern), "Pᵀ")
+        XCTAssertEqual(cLSE.map(\.bitPattern), swiftLSE.map(\.bitPattern), "lse")
+        XCTAssertEqual(cInv.map(\.bitPattern), swiftInv.map(\.bitPattern), "1/Σ")
+    }
+
     /// Fused attention's CPU fast path gives the same bits under both units (its products are
     /// `SmallGemm`s, its softmax steps the same exp and log lane for lane), on a batch with an
     /// empty sample, padded keys, a length-1 list, query counts whose last group of lanes is

@@ -63,9 +63,13 @@ void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask,
 
 /// Attention's softmax over keys of transposed scores Sᵀ [n, lq8] in place (the AVX-512 form of
 /// AttentionFastPath.softmaxColumns, lane for lane the same bits): Pᵀ = e^(Sᵀ − max) unnormalised,
-/// per query lse = max + log Σ and inverseSum = 1/Σ; rows n..<n4 set to 0. lq8 a multiple of 8,
-/// n ≥ 1.
-void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *lse, float *inverseSum);
+/// per query max, sum = Σ and inverseSum = 1/Σ (lse = max + log Σ is left to
+/// armmt_avx512_add_log); rows n..<n4 set to 0. lq8 a multiple of 8, n ≥ 1.
+void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum);
+
+/// x[i] = x[i] + log y[i] for i < count, y ≥ 1 (VectorMath.log's bits): attention's
+/// lse = max + log Σ.
+void armmt_avx512_add_log(long count, float *x, const float *y);
 
 /// The attention backward's elementwise step (AttentionFastPath.probabilitiesAndScoreGradient,
 /// the same bits): s ← Pᵀ = e^(Sᵀ − lse); per query D = Σ_j P ⊙ dP in key order; dP ← Pᵀ ⊙ (dPᵀ − D);
@@ -82,7 +86,7 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
 /// likewise v; queries q + i·ldq (head h at + h·dh), i < lq; writes O's rows out + i·ldo
 /// (head h at + h·dh) and lse[h·lq + i]. Per head and block of up to 32 queries:
 /// Sᵀ = K·(scale·Qᵀ), Pᵀ = e^(Sᵀ − max), O = (P·V)·(1/Σ), lse = max + log Σ.
-/// work: at least dh·32 + round4(n)·32 + 64 floats.
+/// work: at least dh·32 + round4(n)·32 + 96 + heads·lq floats.
 void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                     const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
                                     long ldo, float *lse, float *work);

@@ -43,13 +43,13 @@ enum AttentionFastPath {
         let stageQ: UnsafeMutablePointer<Float>  // [Lq, H·dh8] O·rowsum or dQ/scale
         let stageK, stageV: UnsafeMutablePointer<Float>  // [n4, H·dh8] dK/scale, dV
         let stat1, stat2: UnsafeMutablePointer<Float>  // [H, Lq8] lse and 1/rowsum (forward), lse (backward)
-        let fused: UnsafeMutablePointer<Float>  // the AVX-512 kernels' work: 2·[dh, 32], 2·[n4, 32], [2, 32]
+        let fused: UnsafeMutablePointer<Float>  // the AVX-512 kernels' work: 2·[dh, 32], 2·[n4, 32], [3, 32], [H, Lq]
 
         private static func sizes(_ p: AttentionParameters) -> [Int] {
             let n4 = round4(p.keyLength), lq8 = round8(p.queryLength), dh8 = round8(p.headDim), h = p.heads
             let kc = h * n4 * dh8, qc = h * p.queryLength * dh8, qT = h * p.headDim * lq8, s = n4 * lq8
             let stage = h * dh8
-            let fused = (2 * p.headDim + 2 * n4 + 2) * 32
+            let fused = (2 * p.headDim + 2 * n4 + 3) * 32 + h * p.queryLength
             return [kc, kc, qc, qc, qT, qT, s, s, p.queryLength * stage, n4 * stage, n4 * stage, h * lq8, h * lq8, fused]
         }
 
