@@ -2,7 +2,8 @@
 // outside Swift and its thread pool, so `perf record` sees only the kernels' own functions.
 // Shapes and key lengths are those of `armmt-gpu bench kernels` (B = 256, Lq = 32, H = 4,
 // dh = 16, a random prefix of the keys valid, every 17th sample empty); the next sample's rows
-// are prefetched as AttentionFastPath does. Needs an AVX-512 CPU.
+// are prefetched as AttentionFastPath does. HOT=1 reuses two samples' rows, so the data stay
+// in cache: the difference to a plain run is the time spent waiting on memory. Needs an AVX-512 CPU.
 //
 //   S=Sources/CAVX512
 //   clang -O2 -g -ffp-contract=off -I$S/include scripts/attention_profile.c $S/attention.c $S/gemm.c $S/softmax.c -o /tmp/attn
@@ -27,7 +28,7 @@ static int byTime(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const int B = 256, LQ = 32, H = 4, DH = 16, W = H * DH, LK = argc > 1 ? atoi(argv[1]) : 50, backward = argc > 2;
-    const int runs = getenv("NI") ? atoi(getenv("NI")) : 30;
+    const int runs = getenv("NI") ? atoi(getenv("NI")) : 30, hot = getenv("HOT") != 0;
     const long nq = (long)B * LQ * W, nk = (long)B * LK * W;
     float *q = malloc(4 * nq), *k = malloc(4 * nk), *v = malloc(4 * nk), *o = malloc(4 * nq), *lse = malloc(4L * B * H * LQ);
     float *dq = malloc(4 * nq), *dk = malloc(4 * nk), *dv = malloc(4 * nk), *work = malloc(4L * ((2 * DH + 2 * LK + 8) * 32 + H * LQ));
@@ -41,20 +42,34 @@ int main(int argc, char **argv) {
     for (int it = 0; it < runs; ++it) {
         const double t0 = now();
         for (int b = 0; b < B; ++b) {
+            // As AttentionFastPath: the forward prefetches the next sample's rows all at once (O's
+            // for writing); the backward hands them to the kernel, which spreads them over its steps.
+            armmt_prefetch_rows next[7];
+            long nextCount = 0;
             if (b + 1 < B) {
                 const long nb = b + 1;
-                for (int j = 0; j < len[nb]; ++j)
-                    for (int c = 0; c < W; c += 16)
-                        __builtin_prefetch(k + (nb * LK + j) * W + c), __builtin_prefetch(v + (nb * LK + j) * W + c);
-                for (int i = 0; i < LQ; ++i)
-                    for (int c = 0; c < W; c += 16)
-                        __builtin_prefetch(q + (nb * LQ + i) * W + c), __builtin_prefetch(o + (nb * LQ + i) * W + c, 1);
+                if (backward) {
+                    next[nextCount++] = (armmt_prefetch_rows){k + nb * LK * W, len[nb], W, W, 0};
+                    next[nextCount++] = (armmt_prefetch_rows){v + nb * LK * W, len[nb], W, W, 0};
+                    next[nextCount++] = (armmt_prefetch_rows){q + nb * LQ * W, LQ, W, W, 0};
+                    next[nextCount++] = (armmt_prefetch_rows){o + nb * LQ * W, LQ, W, W, 0};
+                    next[nextCount++] = (armmt_prefetch_rows){dq + nb * LQ * W, LQ, W, W, 1};
+                    next[nextCount++] = (armmt_prefetch_rows){dk + nb * LK * W, LK, W, W, 1};
+                    next[nextCount++] = (armmt_prefetch_rows){dv + nb * LK * W, LK, W, W, 1};
+                } else {
+                    for (int j = 0; j < len[nb]; ++j)
+                        for (int c = 0; c < W; c += 16)
+                            __builtin_prefetch(k + (nb * LK + j) * W + c), __builtin_prefetch(v + (nb * LK + j) * W + c);
+                    for (int i = 0; i < LQ; ++i)
+                        for (int c = 0; c < W; c += 16)
+                            __builtin_prefetch(q + (nb * LQ + i) * W + c), __builtin_prefetch(o + (nb * LQ + i) * W + c, 1);
+                }
             }
             if (!len[b]) continue;
-            const long qo = (long)b * LQ * W, ko = (long)b * LK * W;
+            const long bb = hot ? b % 2 : b, qo = bb * LQ * W, ko = bb * LK * W;
             if (backward)
                 armmt_avx512_attention_backward(LQ, len[b], H, DH, 0.25f, q + qo, W, o + qo, W, k + ko, W, DH, v + ko, W, DH,
-                                                lse + (long)b * H * LQ, dq + qo, W, dk + ko, W, dv + ko, W, work);
+                                                lse + (long)b * H * LQ, dq + qo, W, dk + ko, W, dv + ko, W, work, next, nextCount);
             else
                 armmt_avx512_attention_forward(LQ, len[b], H, DH, 0.25f, q + qo, W, k + ko, W, DH, v + ko, W, DH, o + qo, W,
                                                lse + (long)b * H * LQ, work);

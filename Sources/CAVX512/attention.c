@@ -45,6 +45,23 @@ ALWAYS_INLINE void transpose16(__m512 r[16]) {
     }
 }
 
+// Step `step` of `steps`: prefetches that share of every block's rows, each 64-byte line of
+// them. The backward spreads the next sample's lines over its head × query-block steps: issued
+// all at once before the sample (a thousand lines), they filled the core's miss buffers, so the
+// sample's own first loads waited behind them, and they pushed its operands out of L1.
+static void prefetchShare(const armmt_prefetch_rows *blocks, long count, long step, long steps) {
+    for (long b = 0; b < count; ++b) {
+        const armmt_prefetch_rows r = blocks[b];
+        for (long i = step * r.rows / steps; i < (step + 1) * r.rows / steps; ++i) {
+            const unsigned long row = (unsigned long)(r.base + i * r.ld), last = row + 4 * r.width - 1;
+            if (r.write)
+                for (unsigned long line = row & ~63UL; line <= last; line += 64) __builtin_prefetch((const void *)line, 1, 3);
+            else
+                for (unsigned long line = row & ~63UL; line <= last; line += 64) __builtin_prefetch((const void *)line, 0, 3);
+        }
+    }
+}
+
 ALWAYS_INLINE __mmask16 lanesBelow(long n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
 
 void armmt_avx512_transpose_scaled(long rows, long width, float factor, const float *src, long ld, float *dst,
@@ -97,8 +114,10 @@ void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float 
 void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                      const float *dO, long lddo, const float *k, long ldk, long khs, const float *v,
                                      long ldv, long vhs, const float *lse, float *dQ, long lddq, float *dK, long lddk,
-                                     float *dV, long lddv, float *work) {
-    const long n4 = (n + 3) & ~3L;
+                                     float *dV, long lddv, float *work, const armmt_prefetch_rows *next,
+                                     long nextCount) {
+    const long n4 = (n + 3) & ~3L, steps = heads * ((lq + QUERY_BLOCK - 1) / QUERY_BLOCK);
+    long step = 0;
     float *qT = work, *dOT = qT + dh * QUERY_BLOCK, *s = dOT + dh * QUERY_BLOCK, *dP = s + n4 * QUERY_BLOCK;
     float *stat = dP + n4 * QUERY_BLOCK;
     for (long h = 0; h < heads; ++h) {
@@ -107,6 +126,7 @@ void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float
         for (long i0 = 0; i0 < lq; i0 += QUERY_BLOCK) {
             const long wq = lq - i0 < QUERY_BLOCK ? lq - i0 : QUERY_BLOCK, st = (wq + 7) & ~7L;
             const float *qb = q + i0 * ldq + h * dh, *dOb = dO + i0 * lddo + h * dh;
+            prefetchShare(next, nextCount, step++, steps);
             armmt_avx512_transpose_scaled(wq, dh, scale, qb, ldq, qT, st);
             armmt_avx512_transpose_scaled(wq, dh, 1.0f, dOb, lddo, dOT, st);
             for (long i = 0; i < st; ++i) stat[i] = i < wq ? lse[h * lq + i0 + i] : 0.0f;
@@ -143,7 +163,8 @@ void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float 
 void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                      const float *dO, long lddo, const float *k, long ldk, long khs, const float *v,
                                      long ldv, long vhs, const float *lse, float *dQ, long lddq, float *dK, long lddk,
-                                     float *dV, long lddv, float *work) {
+                                     float *dV, long lddv, float *work, const armmt_prefetch_rows *next,
+                                     long nextCount) {
     __builtin_trap();
 }
 

@@ -91,14 +91,24 @@ void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float 
                                     const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
                                     long ldo, float *lse, float *work);
 
+/// `rows` rows of `width` floats at base + r·ld, to prefetch (for writing when `write`) while a
+/// kernel computes.
+typedef struct {
+    const float *base;
+    long rows, ld, width;
+    int write;
+} armmt_prefetch_rows;
+
 /// The attention backward of one sample, every head (AttentionFastPath.backward; the same bits
 /// as its per-head loop). Operands as in armmt_avx512_attention_forward, plus dO's rows
 /// (dO + i·lddo) and lse [heads, lq]. Writes dQ's rows (dQ + i·lddq) and the n valid keys'
 /// rows of dK and dV (dK + j·lddk, j < n; head h at + h·dh); masked keys' rows are the
-/// caller's. work: at least 2·dh·32 + 2·round4(n)·32 + 32 floats.
+/// caller's. work: at least 2·dh·32 + 2·round4(n)·32 + 32 floats. The `nextCount` blocks of
+/// rows at `next` (the next sample's) are prefetched, a share before each head and query block.
 void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                      const float *dO, long lddo, const float *k, long ldk, long khs, const float *v,
                                      long ldv, long vhs, const float *lse, float *dQ, long lddq, float *dK, long lddk,
-                                     float *dV, long lddv, float *work);
+                                     float *dV, long lddv, float *work, const armmt_prefetch_rows *next,
+                                     long nextCount);
 
 #endif

@@ -308,6 +308,37 @@ enum AttentionFastPath {
         }
     }
 
+    /// The key rows from sample b's first valid key to its last (every row without a mask;
+    /// none when no key is valid): the rows the kernels read, for prefetching.
+    static func keySpan(_ p: AttentionParameters, b: Int, keyMask: UnsafePointer<Float>?) -> Range<Int> {
+        guard let keyMask else { return 0..<p.keyLength }
+        let m = keyMask + b * p.keyLength
+        guard let first = (0..<p.keyLength).first(where: { m[$0] != 0 }) else { return 0..<0 }
+        let last = (first..<p.keyLength).last(where: { m[$0] != 0 })!
+        return first..<(last + 1)
+    }
+
+    /// The next sample's rows, which the AVX-512 backward prefetches a share at a time as it
+    /// computes (see `prefetchShare` in attention.c); at most seven blocks, held inline.
+    struct NextSampleRows {
+        private var blocks: (armmt_prefetch_rows, armmt_prefetch_rows, armmt_prefetch_rows, armmt_prefetch_rows,
+                             armmt_prefetch_rows, armmt_prefetch_rows, armmt_prefetch_rows)
+            = (.init(), .init(), .init(), .init(), .init(), .init(), .init())
+        private var count = 0
+
+        mutating func add(_ base: UnsafePointer<Float>, rows: Int, ld: Int, width: Int, write: Bool = false) {
+            let block = armmt_prefetch_rows(base: base, rows: rows, ld: ld, width: width, write: write ? 1 : 0)
+            let i = count
+            withUnsafeMutableBytes(of: &blocks) { $0.bindMemory(to: armmt_prefetch_rows.self)[i] = block }
+            count += 1
+        }
+
+        mutating func withBlocks(_ body: (UnsafePointer<armmt_prefetch_rows>, Int) -> Void) {
+            let n = count
+            withUnsafeBytes(of: &blocks) { body($0.bindMemory(to: armmt_prefetch_rows.self).baseAddress!, n) }
+        }
+    }
+
     /// K and V of sample b as `HeadRows`, gathering them into the workspace unless they can be
     /// read in place; and how many rows of Sᵀ the score products write (n or n4; the copies
     /// have n4 rows, zero-padded).
@@ -425,6 +456,35 @@ enum AttentionFastPath {
             }
             let n4 = round4(n)
             let (kr, vr, keyRows) = keyOperands(p, w, b: b, n: n, k: k, v: v, ka: ka, va: va)
+            if CPUVectorUnit.current == .avx512 {
+                var next = NextSampleRows()
+                if b + 1 < p.batch {
+                    let nb = b + 1, keys = keySpan(p, b: nb, keyMask: keyMask)
+                    next.add(k + ka.at(nb, keys.lowerBound, 0), rows: keys.count, ld: ka.rowStride, width: width)
+                    next.add(v + va.at(nb, keys.lowerBound, 0), rows: keys.count, ld: va.rowStride, width: width)
+                    next.add(q + qa.at(nb, 0, 0), rows: lq, ld: qa.rowStride, width: width)
+                    next.add(dOut + oa.at(nb, 0, 0), rows: lq, ld: oa.rowStride, width: width)
+                    next.add(dQ + qa.at(nb, 0, 0), rows: lq, ld: qa.rowStride, width: width, write: true)
+                    next.add(dK + ka.at(nb, 0, 0), rows: lk, ld: ka.rowStride, width: width, write: true)
+                    next.add(dV + va.at(nb, 0, 0), rows: lk, ld: va.rowStride, width: width, write: true)
+                }
+                // The valid keys' dK, dV rows in place when they are one run, else in the stage.
+                let first = w.valid[0], run = keysAreConsecutive(w, n: n)
+                let dKRows = run ? dK + ka.at(b, first, 0) : w.stageK, dVRows = run ? dV + va.at(b, first, 0) : w.stageV
+                next.withBlocks { blocks, count in
+                    armmt_avx512_attention_backward(lq, n, heads, dh, scale, q + qa.at(b, 0, 0), qa.rowStride,
+                                                    dOut + oa.at(b, 0, 0), oa.rowStride, kr.base, kr.ld, kr.headStride,
+                                                    vr.base, vr.ld, vr.headStride, logSumExp + b * heads * lq,
+                                                    dQ + qa.at(b, 0, 0), qa.rowStride, dKRows, run ? ka.rowStride : width,
+                                                    dVRows, run ? va.rowStride : width, w.fused, blocks, count)
+                }
+                forEachKeyRow(p, w, b: b, n: n, dK: dK, dV: dV, ka: ka, va: va) { jj, dk, dv in
+                    guard !run else { return }
+                    dk.update(from: w.stageK + jj * width, count: width)
+                    dv.update(from: w.stageV + jj * width, count: width)
+                }
+                return
+            }
             if b + 1 < p.batch {
                 let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
                 prefetch(rows: lk, width: width, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
@@ -434,22 +494,6 @@ enum AttentionFastPath {
                 prefetchForWrite(rows: lq, width: width) { dQ + qa.at(nb, $0, 0) }
                 prefetchForWrite(rows: lk, width: width) { dK + ka.at(nb, $0, 0) }
                 prefetchForWrite(rows: lk, width: width) { dV + va.at(nb, $0, 0) }
-            }
-            if CPUVectorUnit.current == .avx512 {
-                // The valid keys' dK, dV rows in place when they are one run, else in the stage.
-                let first = w.valid[0], run = keysAreConsecutive(w, n: n)
-                let dKRows = run ? dK + ka.at(b, first, 0) : w.stageK, dVRows = run ? dV + va.at(b, first, 0) : w.stageV
-                armmt_avx512_attention_backward(lq, n, heads, dh, scale, q + qa.at(b, 0, 0), qa.rowStride,
-                                                dOut + oa.at(b, 0, 0), oa.rowStride, kr.base, kr.ld, kr.headStride,
-                                                vr.base, vr.ld, vr.headStride, logSumExp + b * heads * lq,
-                                                dQ + qa.at(b, 0, 0), qa.rowStride, dKRows, run ? ka.rowStride : width,
-                                                dVRows, run ? va.rowStride : width, w.fused)
-                forEachKeyRow(p, w, b: b, n: n, dK: dK, dV: dV, ka: ka, va: va) { jj, dk, dv in
-                    guard !run else { return }
-                    dk.update(from: w.stageK + jj * width, count: width)
-                    dv.update(from: w.stageV + jj * width, count: width)
-                }
-                return
             }
             let qr: HeadRows, dOr: HeadRows
             if dh == dh8 {
