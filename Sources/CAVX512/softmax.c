@@ -18,18 +18,16 @@ ALWAYS_INLINE __m512 swiftMax(__m512 a, __m512 b) { return _mm512_max_ps(b, a); 
 // fma(a, b, c) = a·b + c in one rounding, as VectorMath.fma.
 ALWAYS_INLINE __m512 fmaS(__m512 a, __m512 b, float c) { return _mm512_fmadd_ps(a, b, _mm512_set1_ps(c)); }
 
-// e^x = y·2^n for an x already clamped to [-87.33654, 88.37626], the body of VectorMath.exp:
-// Cody–Waite reduction to r = x − n·ln 2, Cephes' expf polynomial y = e^r. t holds n + 1.5·2^23,
-// whose low bits are n as an integer.
+// e^x = y·2^n, the body of VectorMath.exp for x in [-87.33654, 88.37626]: Cody–Waite reduction
+// to r = x − n·ln 2, Cephes' expf polynomial y = e^r.
 typedef struct {
-    __m512 y, n, t;
+    __m512 y, n;
 } expParts;
 
-ALWAYS_INLINE expParts expSplit(__m512 xc) {
+ALWAYS_INLINE expParts expSplit(__m512 x) {
     const float magic = 12582912.0f;
-    const __m512 t = fmaS(xc, _mm512_set1_ps(1.44269504f), magic);
-    const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(magic));
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), xc);
+    const __m512 n = _mm512_sub_ps(fmaS(x, _mm512_set1_ps(1.44269504f), magic), _mm512_set1_ps(magic));
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
     r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
     __m512 p = _mm512_set1_ps(1.9875691500e-4f);
     p = fmaS(p, r, 1.3981999507e-3f);
@@ -38,37 +36,23 @@ ALWAYS_INLINE expParts expSplit(__m512 xc) {
     p = fmaS(p, r, 1.6666665459e-1f);
     p = fmaS(p, r, 5.0000001201e-1f);
     const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return (expParts){y, n, t};
+    return (expParts){y, n};
 }
 
-// VectorMath.exp's last step, y times 2^n built in the exponent bits (2^128 is ∞ there, as the
-// Swift code has it at x = 88.37626).
-ALWAYS_INLINE __m512 expClamped(__m512 xc) {
-    const expParts e = expSplit(xc);
-    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(e.t), _mm512_set1_epi32(0x4b400000));
-    const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
-    return _mm512_mul_ps(e.y, scale);
+// VectorMath.exp for x ≤ 88.37626 (or NaN), as in the softmax, where x = s − max ≤ 0. The Swift
+// code clamps x to [−87.33654, 88.37626], builds 2^n in the exponent bits, multiplies, and sets
+// 0 below the range. Here the zero mask of one vscalefps does the last two steps: in the range
+// n ∈ [−126, 127], so 2^n is normal and y·2^n (below 2^128) rounds as the Swift product does;
+// below it the lanes are 0 whatever x gave. The clamps change no x that is kept.
+ALWAYS_INLINE __m512 expNotAbove88(__m512 x) {
+    const expParts e = expSplit(x);
+    return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33654f), _CMP_NLT_UQ), e.y, e.n);
 }
 
-// VectorMath.exp: clamp, expClamped, 0 below the range and ∞ above it.
+// VectorMath.exp: expNotAbove88, and ∞ above 88.37626.
 ALWAYS_INLINE __m512 exp16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-87.33654f), hi = _mm512_set1_ps(88.37626f);
-    __m512 xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), x, lo);
-    xc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(xc, hi, _CMP_GT_OQ), xc, hi);
-    const __m512 e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), expClamped(xc), _mm512_setzero_ps());
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), e, _mm512_set1_ps(__builtin_inff()));
-}
-
-// exp16 for x ≤ 0 (or NaN), as in the forward softmax, where x = s − max: the same bits as
-// exp16 with fewer operations. The steps for x > 88.37626 leave every such x unchanged. For
-// x in [−87.33654, 0], n ∈ [−126, 0] and y·2^n is normal, so one vscalefps gives exp16's product
-// by the power of two built in the exponent bits, and its zero mask does exp16's step for x
-// below the range.
-ALWAYS_INLINE __m512 expNonPositive16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-87.33654f);
-    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    const expParts e = expSplit(_mm512_mask_blend_ps(under, x, lo));
-    return _mm512_maskz_scalef_ps((__mmask16)~under, e.y, e.n);
+    const __mmask16 over = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.37626f), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(over, expNotAbove88(x), _mm512_set1_ps(__builtin_inff()));
 }
 
 // VectorMath.log for x ≥ 1 (positive normal x): Cephes' logf reduction and polynomial.
@@ -115,15 +99,15 @@ void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *ma
         const __m512 m = swiftMax(m0, m1);
         __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
         for (j = 0; j + 1 < n; j += 2) {
-            const __m512 e0 = expNonPositive16(_mm512_sub_ps(LOAD(j), m));
-            const __m512 e1 = expNonPositive16(_mm512_sub_ps(LOAD(j + 1), m));
+            const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
+            const __m512 e1 = expNotAbove88(_mm512_sub_ps(LOAD(j + 1), m));
             _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
             _mm512_mask_storeu_ps(col + (j + 1) * lq8, lanes, e1);
             sum0 = _mm512_add_ps(sum0, e0);
             sum1 = _mm512_add_ps(sum1, e1);
         }
         if (j < n) {
-            const __m512 e0 = expNonPositive16(_mm512_sub_ps(LOAD(j), m));
+            const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
             _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
             sum0 = _mm512_add_ps(sum0, e0);
         }
