@@ -9,7 +9,8 @@ reports for the MPSA heads of block 0:
   against the uniform weight 1/n;
 - the variance, over the keys of a query, of the parts of the attention score that come from the
   key's r (multimodal representation), e (item features incl. log_price, list features) and pos
-  (position embedding), h = r + e + pos: which of them the attention selects on.
+  (position embedding), h = r + e + pos: which of them the attention selects on (only r with
+  `mpsa_qk = r`).
 
     python3 scripts/mpsa_attention.py DATA_DIR CHECKPOINT [PRED.csv] [N=1000]
 """
@@ -77,7 +78,9 @@ def main():
         with torch.no_grad():
             q = mod.q_proj(h)
             kw, kb = mod.k_proj.weight, mod.k_proj.bias
-            r = h - e - pos if name != "single" else None
+            # With mpsa_qk = r the perspective's queries and keys come from r alone.
+            from_r = model.cfg["mpsa_qk"] == "r"
+            r = None if name == "single" else (h if from_r else h - e - pos)
             B, K, D = q.shape
             dh = D // heads
             qh = q.view(B, K, heads, dh)
@@ -87,7 +90,7 @@ def main():
             att = torch.softmax(scores, -1).numpy()  # [B, H, K, K]
             parts = {}
             if r is not None:
-                for pname, x in (("r", r), ("e", e), ("pos", pos)):
+                for pname, x in (("r", r),) if from_r else (("r", r), ("e", e), ("pos", pos)):
                     kx = (x @ kw.T).view(B, K, heads, dh)
                     parts[pname] = (torch.einsum("bihd,bjhd->bhij", qh, kx) / dh ** 0.5).numpy()
         for hd in range(heads):
@@ -117,7 +120,7 @@ def main():
                         x = sc[bi, hd][np.ix_(mm, mm)]
                         v.append(x.var(1).mean())  # variance over keys, mean over queries
                     var[pname] = np.mean(v)
-                line += "; score variance over keys from r {r:.3f}, e {e:.3f}, pos {pos:.3f}".format(**var)
+                line += "; score variance over keys from " + ", ".join(f"{k} {v:.3f}" for k, v in var.items())
             print(line)
 
 

@@ -27,7 +27,7 @@ checkpoint loads with `model.load_state_dict(...)`; a reader for the engine's da
 
 Model switches (every mode; defaults as docs/MODEL.md): --width 64 --heads 4 --blocks 1
 --embedding-width 16 --cafu-hidden 64 --modalities text,image|text|image|none --fusion cafu|concat|mean
---gate scalar|vector --behaviour-attention on|off --mpsa multi|single|off --interaction product|none --aux-weight 0.3
+--gate scalar|vector --behaviour-attention on|off --mpsa multi|single|off --mpsa-qk h|r --interaction product|none --aux-weight 0.3
 --loss bce|listwise --preset prm, or --config FILE_OR_JSON holding the same keys (flags win).
 A checkpoint whose safetensors metadata has a "config" JSON entry supplies the base config.
 Self-check: python3 scripts/test_torch_armmt.py
@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 DEFAULTS = dict(width=64, heads=4, blocks=1, embedding_width=16, cafu_hidden=64,
                 modalities=["text", "image"], fusion="cafu", gate="scalar", behaviour_attention=True,
-                mpsa="multi", interaction="product", aux_weight=0.3, loss="bce", preset=None, seed=0)
+                mpsa="multi", mpsa_qk="h", interaction="product", aux_weight=0.3, loss="bce", preset=None, seed=0)
 NEG = torch.finfo(torch.float32).min  # a masked logit: exp(NEG - max) == 0, and never NaN
 
 
@@ -63,6 +63,7 @@ def resolve_config(cfg):
     assert c["fusion"] in ("cafu", "concat", "mean") and c["gate"] in ("scalar", "vector")
     assert c["mpsa"] in ("multi", "single", "off") and c["loss"] in ("bce", "listwise")
     assert c["interaction"] in ("product", "none"), c["interaction"]
+    assert c["mpsa_qk"] in ("h", "r"), c["mpsa_qk"]
     assert c["width"] % c["heads"] == 0, "heads must divide width"
     assert c["mpsa"] != "multi" or c["heads"] % 2 == 0, "mpsa=multi needs an even number of heads"
     return c
@@ -266,9 +267,15 @@ class ARMMT(nn.Module):
             r_pers, alpha_pers = self.cafu_pers(torch.stack(ps, -2), torch.stack(pres, -1), gate_ctx)
         h_item, h_pers = r_item + e + pos, r_pers + e + pos
 
+        # mpsa_qk = r: the perspectives' queries and keys from r_π alone; a perspective without
+        # its CAFU unit keeps h_π.
+        qk_item, qk_pers = h_item, h_pers
+        if self.cfg["mpsa_qk"] == "r":
+            qk_item = r_item if self.mods else h_item
+            qk_pers = r_pers if self.use_beh else h_pers
         z = self.joint(torch.cat([h_item, h_pers], -1))              # u
         for block in self.mpsa:
-            z = block(z, h_item, h_pers, cand_mask)
+            z = block(z, qk_item, qk_pers, cand_mask)
         head_in = [z, h_item, h_pers, cK] + ([r_item * r_pers] if self.interacts else [])
         logits = self.head(torch.cat(head_in, -1))
         aux = self.aux_head(torch.cat([r_item, r_pers, cK], -1)) if self.aux_head is not None else None
@@ -607,7 +614,7 @@ def config_from_args(a, base):
     mods = None if a.modalities is None else [m for m in a.modalities.split(",") if m and m != "none"]
     flags = dict(width=a.width, heads=a.heads, blocks=a.blocks, embedding_width=a.embedding_width,
                  cafu_hidden=a.cafu_hidden, modalities=mods, fusion=a.fusion, gate=a.gate,
-                 behaviour_attention=onoff(a.behaviour_attention), mpsa=a.mpsa, interaction=a.interaction, aux_weight=a.aux_weight,
+                 behaviour_attention=onoff(a.behaviour_attention), mpsa=a.mpsa, mpsa_qk=a.mpsa_qk, interaction=a.interaction, aux_weight=a.aux_weight,
                  loss=a.loss, preset=a.preset, seed=a.seed)
     cfg.update({k: v for k, v in flags.items() if v is not None})
     return cfg
@@ -648,6 +655,7 @@ def main(argv=None):
     p.add_argument("--gate", choices=["scalar", "vector"])
     p.add_argument("--behaviour-attention", choices=["on", "off"])
     p.add_argument("--mpsa", choices=["multi", "single", "off"])
+    p.add_argument("--mpsa-qk", choices=["h", "r"])
     p.add_argument("--interaction", choices=["product", "none"])
     p.add_argument("--aux-weight", type=float)
     p.add_argument("--loss", choices=["bce", "listwise"])

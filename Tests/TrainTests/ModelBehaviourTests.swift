@@ -43,6 +43,9 @@ final class ModelBehaviourTests: XCTestCase {
         add("no behaviour attention") { $0.behaviourAttention = false }
         add("mpsa single") { $0.mpsa = .single }
         add("mpsa off") { $0.mpsa = .off }
+        add("mpsa q/k from r") { $0.mpsaQueryKey = .r }
+        add("mpsa q/k from r, no behaviour attention") { $0.mpsaQueryKey = .r; $0.behaviourAttention = false }
+        add("mpsa q/k from r, no modalities") { $0.mpsaQueryKey = .r; $0.modalities = [] }
         add("no aux") { $0.auxWeight = 0 }
         add("listwise") { $0.loss = .listwise }
         add("two blocks, 4 heads") { $0.blocks = 2; $0.heads = 4 }

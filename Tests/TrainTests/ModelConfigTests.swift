@@ -26,7 +26,7 @@ final class ModelConfigTests: XCTestCase {
     func testDecodesEveryKeyAndRoundTrips() throws {
         let c = try decode("""
         {"modalities": ["image"], "fusion": "concat", "gate": "vector", "behaviour_attention": false, "mpsa": "single",
-         "aux_weight": 0.5, "loss": "listwise", "width": 32, "heads": 2, "blocks": 2, "embedding_width": 8,
+         "mpsa_qk": "r", "aux_weight": 0.5, "loss": "listwise", "width": 32, "heads": 2, "blocks": 2, "embedding_width": 8,
          "cafu_hidden": 16, "seed": 9}
         """)
         XCTAssertEqual(c.modalities, [.image])
@@ -34,6 +34,7 @@ final class ModelConfigTests: XCTestCase {
         XCTAssertEqual(c.gate, .vector)
         XCTAssertFalse(c.behaviourAttention)
         XCTAssertEqual(c.mpsa, .single)
+        XCTAssertEqual(c.mpsaQueryKey, .r)
         XCTAssertEqual(c.auxWeight, 0.5)
         XCTAssertEqual(c.loss, .listwise)
         XCTAssertEqual([c.width, c.heads, c.blocks, c.embeddingWidth, c.cafuHidden], [32, 2, 2, 8, 16])
@@ -64,6 +65,7 @@ final class ModelConfigTests: XCTestCase {
         assertUsageError(try decode(#"{"fusion": "sum"}"#), mentions: "fusion")
         assertUsageError(try decode(#"{"modalities": ["audio"]}"#), mentions: "modalities")
         assertUsageError(try decode(#"{"width": "wide"}"#), mentions: "width")
+        assertUsageError(try decode(#"{"mpsa_qk": "u"}"#), mentions: "mpsa_qk")
         func invalid(_ change: (inout ModelConfig) -> Void, _ key: String, file: StaticString = #filePath, line: UInt = #line) {
             var c = ModelConfig()
             change(&c)

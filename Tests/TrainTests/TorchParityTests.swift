@@ -35,6 +35,14 @@ final class TorchParityTests: XCTestCase {
     func testMeanFusion() throws { try check("fusion-mean") { $0.fusion = .mean } }
     func testSingleMPSA() throws { try check("mpsa-single") { $0.mpsa = .single } }
     func testNoMPSA() throws { try check("mpsa-off") { $0.mpsa = .off } }
+    func testMPSAQueryKeyFromR() throws { try check("mpsa-qk-r") { $0.mpsaQueryKey = .r } }
+    /// Without the personalized unit the pers perspective keeps h_P = e + pos.
+    func testMPSAQueryKeyFromRWithoutBehaviours() throws {
+        try check("mpsa-qk-r-behaviour-off") {
+            $0.mpsaQueryKey = .r
+            $0.behaviourAttention = false
+        }
+    }
     func testNoInteraction() throws { try check("interaction-none") { $0.interaction = .none } }
     func testNoBehaviourAttention() throws { try check("behaviour-off") { $0.behaviourAttention = false } }
     func testTextOnly() throws { try check("text-only") { $0.modalities = [.text] } }

@@ -42,6 +42,10 @@ public final class ARMMTModel: TrainableModel {
     private let ePos: Tensor
     /// `[N, 2d]` = `[h_I ⊕ h_P]`.
     private let hIP: Tensor
+    /// `[N, 2d]` = `[r_item ⊕ r_pers]`, the MPSA queries' and keys' source with `mpsa_qk = r`
+    /// (a half without its CAFU unit holds `e + pos`); nil with `h`, where the blocks read `hIP`.
+    private let rIP: Tensor?
+    private let dRIP: Tensor?
     /// Width of the main head's input: 4d, or 5d with the `interaction` product.
     private let headWidth: Int
     /// `[N, d]`: `r_item ⊙ r_pers` in the forward, its gradient in the backward; nil without
@@ -98,6 +102,9 @@ public final class ARMMTModel: TrainableModel {
         contextE = config.fusion == .cafu && m > 0 ? try be.makeTensor([n, 2 * d]) : nil
         ePos = try be.makeTensor([n, d])
         hIP = try be.makeTensor([n, 2 * d])
+        let qkFromR = config.mpsa == .multi && config.mpsaQueryKey == .r
+        rIP = qkFromR ? try be.makeTensor([n, 2 * d]) : nil
+        dRIP = qkFromR ? try be.makeTensor([n, 2 * d]) : nil
         interaction = interacts ? try be.makeTensor([n, d]) : nil
         u = try be.makeTensor([n, d])
         dE = try be.makeTensor([n, d])
@@ -176,10 +183,15 @@ public final class ARMMTModel: TrainableModel {
             try be.copyColumns(rows: n, cols: d, from: Slab(ePos), to: dst)
             if let fusion { try be.copyColumns(rows: n, cols: d, from: Slab(fusion.r), to: dst, accumulate: true) }
         }
+        if let rIP {
+            for (half, fusion) in [itemFusion, persFusion].enumerated() {
+                try be.copyColumns(rows: n, cols: d, from: Slab(fusion?.r ?? ePos), to: Slab(rIP, ld: 2 * d, offset: half * d))
+            }
+        }
         try joint.forward(be, rows: n, x: Slab(hIP), y: Slab(u))
         var z = u
         for block in blocks {
-            try block.forward(be, u: z, hIP: hIP, mask: inputs.candMask)
+            try block.forward(be, u: z, qkIn: rIP ?? hIP, mask: inputs.candMask)
             z = block.z
         }
 
@@ -236,9 +248,10 @@ public final class ARMMTModel: TrainableModel {
         let hw = headWidth
         try be.copyColumns(rows: n, cols: d, from: Slab(head.dInput, ld: hw), to: Slab(dTop))
         try be.copyColumns(rows: n, cols: 2 * d, from: Slab(head.dInput, ld: hw, offset: d), to: Slab(dHIP), accumulate: true)
+        if let dRIP { try be.fill(dRIP, with: 0) }
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
-            try blocks[i].backward(be, u: i == 0 ? u : blocks[i - 1].z, hIP: hIP, mask: inputs.candMask,
-                                   dU: i == 0 ? dU : blocks[i - 1].dZ, dHIP: dHIP, ones: ones)
+            try blocks[i].backward(be, u: i == 0 ? u : blocks[i - 1].z, qkIn: rIP ?? hIP, mask: inputs.candMask,
+                                   dU: i == 0 ? dU : blocks[i - 1].dZ, dQKIn: dRIP ?? dHIP, ones: ones)
         }
         try joint.backward(be, rows: n, dy: Slab(dU), x: Slab(hIP), dx: Slab(dHIP), accumulateDX: true, ones: ones)
 
@@ -246,6 +259,10 @@ public final class ARMMTModel: TrainableModel {
         for (half, fusion) in [itemFusion, persFusion].enumerated() {
             guard let fusion else { continue }
             try be.copyColumns(rows: n, cols: d, from: Slab(dHIP, ld: 2 * d, offset: half * d), to: Slab(fusion.dR))
+            if let dRIP {
+                try be.copyColumns(rows: n, cols: d, from: Slab(dRIP, ld: 2 * d, offset: half * d), to: Slab(fusion.dR),
+                                   accumulate: true)
+            }
             if let aux {
                 try be.copyColumns(rows: n, cols: d, from: Slab(aux.dInput, ld: 3 * d, offset: half * d), to: Slab(fusion.dR),
                                    accumulate: true)
@@ -259,6 +276,11 @@ public final class ARMMTModel: TrainableModel {
         }
         try be.copyColumns(rows: n, cols: d, from: Slab(dHIP, ld: 2 * d), to: Slab(dEPos))
         try be.copyColumns(rows: n, cols: d, from: Slab(dHIP, ld: 2 * d, offset: d), to: Slab(dEPos), accumulate: true)
+        if let dRIP {
+            for (half, fusion) in [itemFusion, persFusion].enumerated() where fusion == nil {
+                try be.copyColumns(rows: n, cols: d, from: Slab(dRIP, ld: 2 * d, offset: half * d), to: Slab(dEPos), accumulate: true)
+            }
+        }
         try be.sumEveryRow(batch: b, dx: dEPos, dTable: positionEmb.grad, ones: ones)
         let context = contextE ?? e
         try itemFusion?.backward(be, mask: inputs.itemMask!, context: context, ones: ones)

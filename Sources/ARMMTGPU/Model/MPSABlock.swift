@@ -1,7 +1,7 @@
 /// Step 5 of docs/MODEL.md: one MPSA block `mpsa.{b}` over the list, `multi` or `single`.
 ///
 /// - `multi`: H/2 heads per perspective π ∈ {item, pers}: `q = π.q_proj(h_π)`,
-///   `k = π.k_proj(h_π)`, `v = π.v_proj(u)` (each `[d/2, d]`). The four Q/K projections are
+///   `k = π.k_proj(h_π)` (h_π or r_π: switch `mpsa_qk`), `v = π.v_proj(u)` (each `[d/2, d]`). The four Q/K projections are
 ///   packed side by side in one `[N, 2d]` tensor and the values in `[N, d]`, so the attention
 ///   reads them with strided layouts and writes `[o_item ⊕ o_pers]` in place.
 /// - `single`: `q, k, v = q_proj(u), k_proj(u), v_proj(u)` packed in `[N, 3d]`, H heads.
@@ -108,17 +108,19 @@ final class MPSABlock {
     }
 
     /// The (input, output) slabs of each projection group: multi reads h_I/h_P (Q, K) and u (V).
-    private func groupSlabs(u: Tensor, hIP: Tensor, _ qk: Tensor, _ values: Tensor) -> [(Slab, Slab)] {
+    private func groupSlabs(u: Tensor, qkIn: Tensor, _ qk: Tensor, _ values: Tensor) -> [(Slab, Slab)] {
         let d = s.d
         if kind == .single { return [(Slab(u), Slab(qk, ld: 3 * d))] }
-        return [(Slab(hIP, ld: 2 * d), Slab(qk, ld: 2 * d)), (Slab(hIP, ld: 2 * d, offset: d), Slab(qk, ld: 2 * d, offset: d)),
+        return [(Slab(qkIn, ld: 2 * d), Slab(qk, ld: 2 * d)), (Slab(qkIn, ld: 2 * d, offset: d), Slab(qk, ld: 2 * d, offset: d)),
                 (Slab(u), Slab(values, ld: d))]
     }
 
-    /// `u` `[N, d]` the joint token (or the previous block's z), `hIP` `[N, 2d]` = `[h_I ⊕ h_P]`.
-    func forward(_ be: Backend, u: Tensor, hIP: Tensor, mask: Tensor) throws {
+    /// `u` `[N, d]` the joint token (or the previous block's z); `qkIn` `[N, 2d]` the item and the
+    /// personalized perspective's query/key input side by side: `[h_I ⊕ h_P]`, or
+    /// `[r_item ⊕ r_pers]` with `mpsa_qk = r` (unused by `single`).
+    func forward(_ be: Backend, u: Tensor, qkIn: Tensor, mask: Tensor) throws {
         let n = s.candidateRows
-        for (group, (x, y)) in zip(groups, groupSlabs(u: u, hIP: hIP, qk, values)) {
+        for (group, (x, y)) in zip(groups, groupSlabs(u: u, qkIn: qkIn, qk, values)) {
             try group.forward(be, rows: n, x: x, y: y)
         }
         for (a, l) in zip(attention, lse) {
@@ -134,8 +136,8 @@ final class MPSABlock {
         try norm2.forward(be, x: sum2, y: z)
     }
 
-    /// From `dZ`: parameter gradients, `dU` written, `dHIP` added to (multi's Q/K inputs).
-    func backward(_ be: Backend, u: Tensor, hIP: Tensor, mask: Tensor, dU: Tensor, dHIP: Tensor, ones: Tensor) throws {
+    /// From `dZ`: parameter gradients, `dU` written, `dQKIn` added to (multi's Q/K inputs).
+    func backward(_ be: Backend, u: Tensor, qkIn: Tensor, mask: Tensor, dU: Tensor, dQKIn: Tensor, ones: Tensor) throws {
         let n = s.candidateRows, d = s.d
         try norm2.backward(be, dy: dZ, x: sum2, dx: dSum2)
         try fc2.backward(be, rows: n, dy: Slab(dSum2), x: Slab(g), dx: Slab(dG), ones: ones)
@@ -152,8 +154,8 @@ final class MPSABlock {
         }
         // dU = dSum1 (the residual) + the value (single: every) projection's input gradient.
         try be.copyColumns(rows: n, cols: d, from: Slab(dSum1), to: Slab(dU))
-        let forward = groupSlabs(u: u, hIP: hIP, qk, values)
-        let backward = groupSlabs(u: dU, hIP: dHIP, dQK, dValues)
+        let forward = groupSlabs(u: u, qkIn: qkIn, qk, values)
+        let backward = groupSlabs(u: dU, qkIn: dQKIn, dQK, dValues)
         for (i, group) in groups.enumerated() {
             try group.backward(be, rows: n, dy: backward[i].1, x: forward[i].0, dx: backward[i].0, accumulateDX: true,
                                ones: ones)

@@ -25,6 +25,16 @@ public enum MPSAKind: String, Codable, Sendable, CaseIterable {
     case off
 }
 
+/// Where a `multi` MPSA perspective takes its queries and keys from (switch `mpsa_qk`).
+public enum MPSAQueryKey: String, Codable, Sendable, CaseIterable {
+    /// `h_π = r_π + e + pos`, as ARMMT-SPEC §2 writes it.
+    case h
+    /// `r_π` alone, the perspective's multimodal representation, so that the scores compare
+    /// candidates by content rather than by position (RESULTS.md); a perspective without its
+    /// CAFU unit keeps `h_π`.
+    case r
+}
+
 /// How the main head sees the item and personalized multimodal representations together
 /// (switch `interaction`).
 public enum HeadInteraction: String, Codable, Sendable, CaseIterable {
@@ -58,6 +68,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var gate: CAFUGate = .scalar
     public var behaviourAttention = true
     public var mpsa: MPSAKind = .multi
+    public var mpsaQueryKey: MPSAQueryKey = .h
     public var interaction: HeadInteraction = .product
     /// λ: weight of the auxiliary loss; 0 removes the auxiliary head and its parameters.
     public var auxWeight: Float = 0.3
@@ -91,7 +102,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case modalities, fusion, gate
         case behaviourAttention = "behaviour_attention"
-        case mpsa, interaction
+        case mpsa
+        case mpsaQueryKey = "mpsa_qk"
+        case interaction
         case auxWeight = "aux_weight"
         case loss, preset, width, heads, blocks
         case embeddingWidth = "embedding_width"
@@ -172,6 +185,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if let v = try choice(.gate, CAFUGate.self) { gate = v }
         if let v = try value(.behaviourAttention, Bool.self) { behaviourAttention = v }
         if let v = try choice(.mpsa, MPSAKind.self) { mpsa = v }
+        if let v = try choice(.mpsaQueryKey, MPSAQueryKey.self) { mpsaQueryKey = v }
         if let v = try choice(.interaction, HeadInteraction.self) { interaction = v }
         if let v = try value(.auxWeight, Float.self) { auxWeight = v }
         if let v = try choice(.loss, MainLoss.self) { loss = v }
@@ -191,6 +205,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try c.encode(gate.rawValue, forKey: .gate)
         try c.encode(behaviourAttention, forKey: .behaviourAttention)
         try c.encode(mpsa, forKey: .mpsa)
+        try c.encode(mpsaQueryKey, forKey: .mpsaQueryKey)
         try c.encode(interaction, forKey: .interaction)
         try c.encode(auxWeight, forKey: .auxWeight)
         try c.encode(loss, forKey: .loss)
