@@ -61,7 +61,7 @@ final class ModelGradientTests: XCTestCase {
     func testFiniteDifferencesMatchAnalyticGradients() throws {
         for config in [TinyModelData.tinyConfig(), vectorGateConfig(), queryKeyFromRConfig()] {
             let model = try ARMMTModel(config: config, schema: data.schema, backend: CPUBackend(), maxBatch: 4)
-            try assertFiniteDifferences(model, ["item_cat_emb.0.weight", "user_emb.1.weight", "cafu_item.fc1.weight",
+            try ModelTestSupport.assertFiniteDifferences(model, data, rngSeed: 99, ["item_cat_emb.0.weight", "user_emb.1.weight", "cafu_item.fc1.weight",
                                                 "cafu_pers.fc2.weight", "behaviour_attn.text.k_proj.weight",
                                                 "mpsa.0.item.q_proj.weight", "mpsa.0.out_proj.weight", "mpsa.0.norm1.weight",
                                                 "text_norm.weight", "image_proj.weight", "position_emb.weight",
@@ -84,50 +84,7 @@ final class ModelGradientTests: XCTestCase {
             for p in model.parameters where p.name.hasPrefix("mpsa.0.") && (p.name.hasSuffix("q_proj.weight") || p.name.hasSuffix("k_proj.weight")) {
                 try model.backend.write(try model.backend.read(p.value).map { 6 * $0 }, to: p.value)
             }
-            try assertFiniteDifferences(model, names)
-        }
-    }
-
-    private func assertFiniteDifferences(_ model: ARMMTModel, _ names: [String], file: StaticString = #filePath,
-                                         line: UInt = #line) throws {
-        let be = model.backend, config = model.config
-        let batch = try data.batch([3, 4, 5])
-        _ = try model.computeGradients(batch, items: data.items)
-        var grads: [String: [Float]] = [:]
-        for p in model.parameters { grads[p.name] = try be.read(p.grad) }
-        var rng = SeededRandom(seed: 99)
-        let h: Float = 3e-3
-        for name in names {
-            guard let p = model.parameters.first(where: { $0.name == name }) else {
-                XCTFail("no parameter \(name); have \(model.parameters.map(\.name))", file: file, line: line)
-                continue
-            }
-            let theta = try be.read(p.value)
-            // A unit direction half along the gradient (so the derivative is well above the
-            // loss's rounding) and half random (so every component is tested), whatever the
-            // parameter's size.
-            let g = grads[name]!
-            func unit(_ v: [Float]) -> [Float] {
-                let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                return v.map { $0 / max(n, 1e-30) }
-            }
-            let delta = unit(zip(unit(g), unit((0..<p.count).map { _ in Float(rng.normal()) })).map { $0 + $1 })
-            XCTAssertGreaterThan(g.map(abs).max()!, 1e-5, "\(name): gradient is zero", file: file, line: line)
-            let analytic = zip(grads[name]!, delta).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-            try be.write(zip(theta, delta).map { $0 + h * $1 }, to: p.value)
-            let plus = try model.evaluateLoss(batch, items: data.items).total
-            try be.write(zip(theta, delta).map { $0 - h * $1 }, to: p.value)
-            let minus = try model.evaluateLoss(batch, items: data.items).total
-            try be.write(theta, to: p.value)
-            let numeric = (plus - minus) / (2 * h)
-            // Float losses and h = 3e-3 (LayerNorms at d = 8 curve enough that 1e-2 leaves
-            // a 2-3% truncation error on joint.weight): relative 2e-2 of the larger side, plus the
-            // loss's float rounding (~1e-7 to 3e-7) amplified by 1/2h.
-            let allowed = 2e-2 * max(abs(analytic), abs(numeric)) + 5e-5
-            print(String(format: "FD %@: analytic %.6g numeric %.6g error/allowed %.3f", name, analytic, numeric, abs(analytic - numeric) / allowed))
-            XCTAssertLessThanOrEqual(abs(analytic - numeric), allowed,
-                                     "\(name) (\(config.gate), mpsa_qk \(config.mpsaQueryKey)): analytic \(analytic), numeric \(numeric)",
-                                     file: file, line: line)
+            try ModelTestSupport.assertFiniteDifferences(model, data, rngSeed: 99, names)
         }
     }
 }

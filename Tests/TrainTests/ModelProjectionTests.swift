@@ -98,31 +98,7 @@ final class ModelProjectionTests: XCTestCase {
                                 (TinyModelData.tinyConfig(), ["mpsa.0.item.k_proj.weight", "mpsa.0.pers.q_proj.bias", "mpsa.0.pers.v_proj.weight",
                                                               "mpsa.0.item.v_proj.bias", "behaviour_attn.text.v_proj.bias", "behaviour_attn.image.k_proj.weight"])] {
             let model = try ARMMTModel(config: config, schema: data.schema, backend: CPUBackend(), maxBatch: 4)
-            let be = model.backend
-            let batch = try data.batch([3, 4, 5])
-            _ = try model.computeGradients(batch, items: data.items)
-            var rng = SeededRandom(seed: 7)
-            let h: Float = 3e-3
-            for name in names {
-                let p = try XCTUnwrap(model.parameters.first { $0.name == name }, name)
-                let g = try be.read(p.grad), theta = try be.read(p.value)
-                XCTAssertGreaterThan(g.map(abs).max()!, 1e-6, "\(name): gradient is zero")
-                func unit(_ v: [Float]) -> [Float] {
-                    let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                    return v.map { $0 / max(n, 1e-30) }
-                }
-                let delta = unit(zip(unit(g), unit((0..<p.count).map { _ in Float(rng.normal()) })).map { $0 + $1 })
-                let analytic = zip(g, delta).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-                try be.write(zip(theta, delta).map { $0 + h * $1 }, to: p.value)
-                let plus = try model.evaluateLoss(batch, items: data.items).total
-                try be.write(zip(theta, delta).map { $0 - h * $1 }, to: p.value)
-                let minus = try model.evaluateLoss(batch, items: data.items).total
-                try be.write(theta, to: p.value)
-                let numeric = (plus - minus) / (2 * h)
-                // As ModelGradientTests: 2% of the larger side plus the loss's rounding over 2h.
-                XCTAssertLessThanOrEqual(abs(analytic - numeric), 2e-2 * max(abs(analytic), abs(numeric)) + 5e-5,
-                                         "\(name) (mpsa \(config.mpsa)): analytic \(analytic), numeric \(numeric)")
-            }
+            try ModelTestSupport.assertFiniteDifferences(model, data, rngSeed: 7, names)
         }
     }
 }

@@ -66,6 +66,52 @@ final class TinyModelData {
 }
 
 enum ModelTestSupport {
+    /// Central differences of the total loss on requests [3, 4, 5] (request 3 with no behaviours
+    /// and padded slots) along one direction per named parameter, against the analytic
+    /// directional derivative Σ grad·δ.
+    static func assertFiniteDifferences(_ model: ARMMTModel, _ data: TinyModelData, rngSeed: UInt64, _ names: [String],
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        let be = model.backend, config = model.config
+        let batch = try data.batch([3, 4, 5])
+        _ = try model.computeGradients(batch, items: data.items)
+        var grads: [String: [Float]] = [:]
+        for p in model.parameters { grads[p.name] = try be.read(p.grad) }
+        var rng = SeededRandom(seed: rngSeed)
+        let h: Float = 3e-3
+        for name in names {
+            guard let p = model.parameters.first(where: { $0.name == name }) else {
+                XCTFail("no parameter \(name); have \(model.parameters.map(\.name))", file: file, line: line)
+                continue
+            }
+            let theta = try be.read(p.value)
+            // A unit direction half along the gradient (so the derivative is well above the
+            // loss's rounding) and half random (so every component is tested), whatever the
+            // parameter's size.
+            let g = grads[name]!
+            func unit(_ v: [Float]) -> [Float] {
+                let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                return v.map { $0 / max(n, 1e-30) }
+            }
+            let delta = unit(zip(unit(g), unit((0..<p.count).map { _ in Float(rng.normal()) })).map { $0 + $1 })
+            XCTAssertGreaterThan(g.map(abs).max()!, 1e-6, "\(name): gradient is zero", file: file, line: line)
+            let analytic = zip(grads[name]!, delta).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            try be.write(zip(theta, delta).map { $0 + h * $1 }, to: p.value)
+            let plus = try model.evaluateLoss(batch, items: data.items).total
+            try be.write(zip(theta, delta).map { $0 - h * $1 }, to: p.value)
+            let minus = try model.evaluateLoss(batch, items: data.items).total
+            try be.write(theta, to: p.value)
+            let numeric = (plus - minus) / (2 * h)
+            // Float losses and h = 3e-3 (LayerNorms at d = 8 curve enough that 1e-2 leaves
+            // a 2-3% truncation error on joint.weight): relative 2e-2 of the larger side, plus the
+            // loss's float rounding (~1e-7 to 3e-7) amplified by 1/2h.
+            let allowed = 2e-2 * max(abs(analytic), abs(numeric)) + 5e-5
+            print(String(format: "FD %@: analytic %.6g numeric %.6g error/allowed %.3f", name, analytic, numeric, abs(analytic - numeric) / allowed))
+            XCTAssertLessThanOrEqual(abs(analytic - numeric), allowed,
+                                     "\(name) (gate \(config.gate), mpsa \(config.mpsa), mpsa_qk \(config.mpsaQueryKey)): analytic \(analytic), numeric \(numeric)",
+                                     file: file, line: line)
+        }
+    }
+
     /// Gradients grouped per layer: a Linear layer's weight and bias gradients form one
     /// tensor. Some bias gradients are 0 analytically (key-projection biases shift every score
     /// of a query equally; the list-wise loss ignores a shift of the logits), so theirs is
