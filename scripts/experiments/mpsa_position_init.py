@@ -8,8 +8,12 @@ engine's recipe), batch 128, clip 1, for EPOCHS epochs; `--pos-std S` re-initial
 validation purchase AUC, scores the test split with it, and prints test AUC and the coefficients of
 the model's logit on the six terms of the true logit (as scripts/terms_regression.py).
 
+`--mpsa-qk r` takes the perspectives' queries and keys from r (the engine's switch);
+`--exclude-self` (prototype only, not in the engine) masks each candidate's own key in MPSA, so
+a head can attend to a near-duplicate without attending to the candidate itself.
+
     python3 scripts/experiments/mpsa_position_init.py DATA_DIR TERMS.csv [--pos-std 0.02] [--mpsa off]
-        [--epochs 5] [--seed 1] [--threads 2]
+        [--mpsa-qk r] [--exclude-self] [--epochs 5] [--seed 1] [--threads 2]
 """
 import argparse
 import copy
@@ -25,12 +29,38 @@ import torch_armmt as ta  # noqa: E402
 from terms_regression import TERMS  # noqa: E402
 
 
+def attend_excluding_self(q, k, v, key_mask, heads):
+    """ta.attend with each query's own key masked as well (K ≥ 2 valid keys assumed where it
+    matters; a candidate alone in its list attends to nothing and gets 0)."""
+    B, L, _ = q.shape
+    q, k, v = (x.view(B, L, heads, -1).transpose(1, 2) for x in (q, k, v))
+    allowed = key_mask[:, None, :] & ~torch.eye(L, dtype=torch.bool)[None]       # [B,Lq,Lk]
+    any_key = allowed.any(-1)                                                    # [B,Lq]
+    mask = (allowed | ~any_key[..., None])[:, None]
+    o = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    o = o * any_key[:, None, :, None].to(o.dtype)
+    return o.transpose(1, 2).reshape(B, L, -1)
+
+
+def forward_excluding_self(self, u, h_item, h_pers, mask):
+    if self.kind == "multi":
+        h = self.heads // 2
+        o = torch.cat([attend_excluding_self(pi.q_proj(hp), pi.k_proj(hp), pi.v_proj(u), mask, h)
+                       for pi, hp in ((self.item, h_item), (self.pers, h_pers))], -1)
+    else:
+        o = attend_excluding_self(self.q_proj(u), self.k_proj(u), self.v_proj(u), mask, self.heads)
+    y = self.norm1(u + self.out_proj(o))
+    return self.norm2(y + self.ffn(y))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("data")
     p.add_argument("terms")
     p.add_argument("--pos-std", type=float, default=1.0)
     p.add_argument("--mpsa", default="multi")
+    p.add_argument("--mpsa-qk", default="h", choices=["h", "r"])
+    p.add_argument("--exclude-self", action="store_true")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lr", type=float, default=6e-3)
@@ -39,7 +69,9 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     data = ta.Dataset(a.data)
-    model = ta.ARMMT({"mpsa": a.mpsa, "seed": a.seed}, data.dims)
+    if a.exclude_self:
+        ta.MPSABlock.forward = forward_excluding_self
+    model = ta.ARMMT({"mpsa": a.mpsa, "mpsa_qk": a.mpsa_qk, "seed": a.seed}, data.dims)
     with torch.no_grad():
         model.position_emb.weight.normal_(0, a.pos_std)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
