@@ -1,9 +1,10 @@
 /// Step 5 of docs/MODEL.md: one MPSA block `mpsa.{b}` over the list, `multi` or `single`.
 ///
 /// - `multi`: H/2 heads per perspective π ∈ {item, pers}: `q = π.q_proj(h_π)`,
-///   `k = π.k_proj(h_π)` (h_π or r_π: switch `mpsa_qk`), `v = π.v_proj(u)` (each `[d/2, d]`). The four Q/K projections are
-///   packed side by side in one `[N, 2d]` tensor and the values in `[N, d]`, so the attention
-///   reads them with strided layouts and writes `[o_item ⊕ o_pers]` in place.
+///   `k = π.k_proj(h_π)` (r_π instead of h_π with `mpsa_qk = r`), `v = π.v_proj(u)` (each
+///   `[d/2, d]`). The four Q/K projections are packed side by side in one `[N, 2d]` tensor and
+///   the values in `[N, d]`, so the attention reads them with strided layouts and writes
+///   `[o_item ⊕ o_pers]` in place.
 /// - `single`: `q, k, v = q_proj(u), k_proj(u), v_proj(u)` packed in `[N, 3d]`, H heads.
 ///
 /// Then `o = out_proj(·)`, `y = norm1(u + o)`, `z = norm2(y + ffn.fc2(GELU(ffn.fc1(y))))`.
@@ -107,7 +108,7 @@ final class MPSABlock {
         dValues = kind == .multi ? try be.makeTensor([n, d]) : dQK
     }
 
-    /// The (input, output) slabs of each projection group: multi reads h_I/h_P (Q, K) and u (V).
+    /// The (input, output) slabs of each projection group: multi reads the two halves of `qkIn` (Q, K) and u (V).
     private func groupSlabs(u: Tensor, qkIn: Tensor, _ qk: Tensor, _ values: Tensor) -> [(Slab, Slab)] {
         let d = s.d
         if kind == .single { return [(Slab(u), Slab(qk, ld: 3 * d))] }
