@@ -83,18 +83,21 @@ def linear(n_in, n_out):
 
 
 def attend(q, k, v, key_mask, heads):
-    """Multi-head attention. q [B,Lq,Dq], k [B,Lk,Dq], v [B,Lk,Dv], key_mask [B,Lk] bool.
-    A row with no valid key gives 0 (not NaN): it attends to everything (finite garbage) and the
-    result is multiplied by 0, which also zeroes its gradients."""
+    """Multi-head attention. q [B,Lq,Dq], k [B,Lk,Dq], v [B,Lk,Dv], key_mask [B,Lk] bool (or
+    [B,Lq,Lk], a mask per query, for experiments). A row with no valid key gives 0 (not NaN): it
+    attends to everything (finite garbage) and the result is multiplied by 0, which also zeroes
+    its gradients."""
     B, Lq, _ = q.shape
     Lk = k.shape[1]
     q = q.view(B, Lq, heads, -1).transpose(1, 2)
     k = k.view(B, Lk, heads, -1).transpose(1, 2)
     v = v.view(B, Lk, heads, -1).transpose(1, 2)
-    any_key = key_mask.any(dim=1)                                    # [B]
-    mask = (key_mask | ~any_key[:, None])[:, None, None, :]          # [B,1,1,Lk]
+    if key_mask.dim() == 2:
+        key_mask = key_mask[:, None, :]                              # [B,1,Lk]
+    any_key = key_mask.any(dim=-1)                                   # [B,1 or Lq]
+    mask = (key_mask | ~any_key[..., None])[:, None]                 # [B,1,1 or Lq,Lk]
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)      # scale 1/sqrt(dh)
-    o = o * any_key[:, None, None, None].to(o.dtype)
+    o = o * any_key[:, None, :, None].to(o.dtype)
     return o.transpose(1, 2).reshape(B, Lq, -1)
 
 
@@ -154,6 +157,7 @@ class FFN(nn.Module):
 
 class MPSABlock(nn.Module):
     """multi: H/2 heads per perspective (q, k from h_item / h_pers, v from u); single: H heads on u."""
+    attend = staticmethod(attend)  # an experiment may swap in another attention (mpsa_position_init.py)
 
     def __init__(self, d, heads, kind):
         super().__init__()
@@ -169,10 +173,10 @@ class MPSABlock(nn.Module):
     def forward(self, u, h_item, h_pers, mask):
         if self.kind == "multi":
             h = self.heads // 2
-            o = torch.cat([attend(pi.q_proj(hp), pi.k_proj(hp), pi.v_proj(u), mask, h)
+            o = torch.cat([self.attend(pi.q_proj(hp), pi.k_proj(hp), pi.v_proj(u), mask, h)
                            for pi, hp in ((self.item, h_item), (self.pers, h_pers))], -1)
         else:
-            o = attend(self.q_proj(u), self.k_proj(u), self.v_proj(u), mask, self.heads)
+            o = self.attend(self.q_proj(u), self.k_proj(u), self.v_proj(u), mask, self.heads)
         y = self.norm1(u + self.out_proj(o))
         return self.norm2(y + self.ffn(y))
 

@@ -30,27 +30,10 @@ from terms_regression import TERMS  # noqa: E402
 
 
 def attend_excluding_self(q, k, v, key_mask, heads):
-    """ta.attend with each query's own key masked as well (K ≥ 2 valid keys assumed where it
-    matters; a candidate alone in its list attends to nothing and gets 0)."""
-    B, L, _ = q.shape
-    q, k, v = (x.view(B, L, heads, -1).transpose(1, 2) for x in (q, k, v))
-    allowed = key_mask[:, None, :] & ~torch.eye(L, dtype=torch.bool)[None]       # [B,Lq,Lk]
-    any_key = allowed.any(-1)                                                    # [B,Lq]
-    mask = (allowed | ~any_key[..., None])[:, None]
-    o = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    o = o * any_key[:, None, :, None].to(o.dtype)
-    return o.transpose(1, 2).reshape(B, L, -1)
-
-
-def forward_excluding_self(self, u, h_item, h_pers, mask):
-    if self.kind == "multi":
-        h = self.heads // 2
-        o = torch.cat([attend_excluding_self(pi.q_proj(hp), pi.k_proj(hp), pi.v_proj(u), mask, h)
-                       for pi, hp in ((self.item, h_item), (self.pers, h_pers))], -1)
-    else:
-        o = attend_excluding_self(self.q_proj(u), self.k_proj(u), self.v_proj(u), mask, self.heads)
-    y = self.norm1(u + self.out_proj(o))
-    return self.norm2(y + self.ffn(y))
+    """ta.attend with each query's own key masked as well (a candidate alone in its list attends
+    to nothing and gets 0)."""
+    L = q.shape[1]
+    return ta.attend(q, k, v, key_mask[:, None, :] & ~torch.eye(L, dtype=torch.bool)[None], heads)
 
 
 def main():
@@ -70,7 +53,7 @@ def main():
     torch.manual_seed(a.seed)
     data = ta.Dataset(a.data)
     if a.exclude_self:
-        ta.MPSABlock.forward = forward_excluding_self
+        ta.MPSABlock.attend = staticmethod(attend_excluding_self)
     model = ta.ARMMT({"mpsa": a.mpsa, "mpsa_qk": a.mpsa_qk, "seed": a.seed}, data.dims)
     with torch.no_grad():
         model.position_emb.weight.normal_(0, a.pos_std)

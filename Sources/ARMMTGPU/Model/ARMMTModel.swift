@@ -177,14 +177,12 @@ public final class ARMMTModel: TrainableModel {
             }
             try persFusion.forward(be, mask: inputs.persMask!, context: context)
         }
-        // h_I = r_item + e + pos, h_P = r_pers + e + pos, side by side.
+        // h_I = r_item + e + pos, h_P = r_pers + e + pos, side by side (and r_item, r_pers for mpsa_qk = r).
         for (half, fusion) in [itemFusion, persFusion].enumerated() {
             let dst = Slab(hIP, ld: 2 * d, offset: half * d)
             try be.copyColumns(rows: n, cols: d, from: Slab(ePos), to: dst)
             if let fusion { try be.copyColumns(rows: n, cols: d, from: Slab(fusion.r), to: dst, accumulate: true) }
-        }
-        if let rIP {
-            for (half, fusion) in [itemFusion, persFusion].enumerated() {
+            if let rIP {
                 try be.copyColumns(rows: n, cols: d, from: Slab(fusion?.r ?? ePos), to: Slab(rIP, ld: 2 * d, offset: half * d))
             }
         }
