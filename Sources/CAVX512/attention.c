@@ -90,6 +90,110 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
     }
 }
 
+// Swift's VectorMath.max(a, b) (softmax.c's swiftMax): b where b > a, else a.
+ALWAYS_INLINE __m512 maxAsSwift(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
+
+// ---- The forward at dh = 16 (the default config's head width), where a head's row is one
+// vector. One head and block of up to 32 queries runs in three loops over the keys, its
+// operands in L1, with no calls between them: Sᵀ and the per-query max in one pass, the
+// exponentials, then O. The general path computes the same operations in the same order
+// (every sum a chain in key or dh order from 0), so the bits are the same.
+
+// Keys per score tile: 24 accumulators, the two Qᵀ vectors of one l and their broadcasts.
+#define KEY_TILE 12
+
+// Sᵀ rows j0 … j0 + R − 1 (stride 32) = K·(scale·Qᵀ), and the running max in the general
+// softmax's two chains (m[0], m[1]: odd rows; m[2], m[3]: even rows after the first) per
+// 16-lane group. j0 is a multiple of KEY_TILE (even), so row j0 + r has the parity of r.
+ALWAYS_INLINE void scoreTile16(const int R, const float *kh, long ldk, const float *qT, float *s, long j0,
+                               __m512 m[4]) {
+    __m512 acc[KEY_TILE][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const float *kr = kh + j0 * ldk;
+    // Not unrolled: unrolled, LLVM hoisted all 16·R broadcasts of K out of the chains and
+    // spilled them to the stack, three times the time of the products.
+#pragma clang loop unroll(disable)
+    for (int l = 0; l < 16; ++l) {
+        const __m512 b0 = _mm512_loadu_ps(qT + 32 * l), b1 = _mm512_loadu_ps(qT + 32 * l + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; ++r) {
+            const __m512 x = _mm512_set1_ps(kr[r * ldk + l]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; ++r) {
+        float *row = s + 32 * (j0 + r);
+        _mm512_storeu_ps(row, acc[r][0]);
+        _mm512_storeu_ps(row + 16, acc[r][1]);
+        if (r == 0 && j0 == 0) m[0] = m[2] = acc[0][0], m[1] = m[3] = acc[0][1];
+        else if (r & 1) m[0] = maxAsSwift(m[0], acc[r][0]), m[1] = maxAsSwift(m[1], acc[r][1]);
+        else m[2] = maxAsSwift(m[2], acc[r][0]), m[3] = maxAsSwift(m[3], acc[r][1]);
+    }
+}
+
+#define SCORE_REST(R)                                                                                              \
+    case R: scoreTile16(R, kh, ldk, qT, s, j0, m); break;
+
+// O rows of queries i0 … i0 + rows − 1 (rows ≤ 16) = (P·V)·(1/Σ): 16 chains over the keys.
+ALWAYS_INLINE void outputTile16(long n, long rows, const float *p, const float *vh, long ldv,
+                                const float *inverseSum, float *out, long ldo) {
+    __m512 acc[16];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
+    for (long j = 0; j < n; ++j) {
+        const __m512 vj = _mm512_loadu_ps(vh + j * ldv);
+        const float *pj = p + 32 * j;
+#pragma clang loop unroll(full)
+        for (int r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pj[r]), vj, acc[r]);
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 16; ++r)
+        if (r < rows) _mm512_storeu_ps(out + r * ldo, _mm512_mul_ps(_mm512_set1_ps(inverseSum[r]), acc[r]));
+}
+
+// qT[l·32 + i] = scale·Q[i, l] for i < wq, 0 for wq ≤ i < 32: two 16 × 16 tiles in registers.
+ALWAYS_INLINE void transposeQuery16(long wq, float scale, const float *q, long ldq, float *qT) {
+    const __m512 f = _mm512_set1_ps(scale);
+#pragma clang loop unroll(full)
+    for (int t = 0; t < 2; ++t) {
+        __m512 r[16];
+        if (16 * t + 16 <= wq) {
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(q + (16 * t + i) * ldq);
+        } else {
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 16; ++i) r[i] = 16 * t + i < wq ? _mm512_loadu_ps(q + (16 * t + i) * ldq) : _mm512_setzero_ps();
+        }
+        transpose16(r);
+#pragma clang loop unroll(full)
+        for (int l = 0; l < 16; ++l) _mm512_storeu_ps(qT + 32 * l + 16 * t, _mm512_mul_ps(f, r[l]));
+    }
+}
+
+// One head and query block at dh = 16. work: qT [16, 32], Sᵀ [n, 32], max/sum/inverse [3, 32].
+static void forwardBlock16(long wq, long n, float scale, const float *q, long ldq, const float *kh, long ldk,
+                           const float *vh, long ldv, float *out, long ldo, float *lse, float *sums, float *work) {
+    float *qT = work, *s = qT + 16 * 32, *max = s + n * 32, *sum = max + 32, *inverseSum = sum + 32;
+    transposeQuery16(wq, scale, q, ldq, qT);
+    __m512 m[4];
+    long j0 = 0;
+    for (; j0 + KEY_TILE <= n; j0 += KEY_TILE) scoreTile16(KEY_TILE, kh, ldk, qT, s, j0, m);
+    switch (n - j0) {
+        SCORE_REST(1) SCORE_REST(2) SCORE_REST(3) SCORE_REST(4) SCORE_REST(5) SCORE_REST(6)
+        SCORE_REST(7) SCORE_REST(8) SCORE_REST(9) SCORE_REST(10) SCORE_REST(11)
+    default: break;
+    }
+    _mm512_storeu_ps(max, maxAsSwift(m[0], m[2]));
+    _mm512_storeu_ps(max + 16, maxAsSwift(m[1], m[3]));
+    armmt_avx512_exp_columns(s, n, 32, max, sum, inverseSum);
+    for (long i0 = 0; i0 < wq; i0 += 16)
+        outputTile16(n, wq - i0 < 16 ? wq - i0 : 16, s + i0, vh, ldv, inverseSum + i0, out + i0 * ldo, ldo);
+    for (long i = 0; i < wq; ++i) lse[i] = max[i], sums[i] = sum[i];
+}
+
 void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                     const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
                                     long ldo, float *lse, float *work) {
@@ -98,6 +202,11 @@ void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float 
     for (long h = 0; h < heads; ++h)
         for (long i0 = 0; i0 < lq; i0 += QUERY_BLOCK) {
             const long wq = lq - i0 < QUERY_BLOCK ? lq - i0 : QUERY_BLOCK, st = (wq + 7) & ~7L;
+            if (dh == 16) {
+                forwardBlock16(wq, n, scale, q + i0 * ldq + h * dh, ldq, k + h * khs, ldk, v + h * vhs, ldv,
+                               out + i0 * ldo + h * dh, ldo, lse + h * lq + i0, sums + h * lq + i0, work);
+                continue;
+            }
             // Sᵀ = K·(scale·Qᵀ) [n, st]; Pᵀ = e^(Sᵀ − max); O·rowsum = P·V straight into O's rows.
             armmt_avx512_transpose_scaled(wq, dh, scale, q + i0 * ldq + h * dh, ldq, qT, st);
             armmt_avx512_gemm(n, st, dh, k + h * khs, ldk, 1, qT, st, s, st);

@@ -84,41 +84,88 @@ ALWAYS_INLINE __m512 log16(__m512 x) {
 // Lanes g … g + 15 of a row lq8 wide (a multiple of 8): the last group may be 8 lanes.
 ALWAYS_INLINE __mmask16 groupLanes(long lq8, long g) { return lq8 - g >= 16 ? (__mmask16)0xffff : (__mmask16)0x00ff; }
 
+// Pᵀ = e^(Sᵀ − m) in place over rows j < n of one 16-lane group (row stride ld), the sums
+// in two chains (even and odd rows) added at the end, as the Swift loop does.
+ALWAYS_INLINE void expGroup(float *col, long n, long ld, __mmask16 lanes, __m512 m, float *sum, float *inverseSum) {
+#define LOAD(j) _mm512_maskz_loadu_ps(lanes, col + (j) * ld)
+    __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+    long j = 0;
+    for (; j + 1 < n; j += 2) {
+        const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
+        const __m512 e1 = expNotAbove88(_mm512_sub_ps(LOAD(j + 1), m));
+        _mm512_mask_storeu_ps(col + j * ld, lanes, e0);
+        _mm512_mask_storeu_ps(col + (j + 1) * ld, lanes, e1);
+        sum0 = _mm512_add_ps(sum0, e0);
+        sum1 = _mm512_add_ps(sum1, e1);
+    }
+    if (j < n) {
+        const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
+        _mm512_mask_storeu_ps(col + j * ld, lanes, e0);
+        sum0 = _mm512_add_ps(sum0, e0);
+    }
+#undef LOAD
+    const __m512 total = _mm512_add_ps(sum0, sum1);
+    _mm512_mask_storeu_ps(inverseSum, lanes, _mm512_div_ps(_mm512_set1_ps(1.0f), total));
+    _mm512_mask_storeu_ps(sum, lanes, total);
+}
+
 void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum) {
     for (long g = 0; g < lq8; g += 16) {
         const __mmask16 lanes = groupLanes(lq8, g);
         float *col = s + g;
-#define LOAD(j) _mm512_maskz_loadu_ps(lanes, col + (j) * lq8)
-        __m512 m0 = LOAD(0), m1 = m0;
+        // The max in two chains: odd rows, and even rows after the first.
+        __m512 m0 = _mm512_maskz_loadu_ps(lanes, col), m1 = m0;
         long j = 1;
         for (; j + 1 < n; j += 2) {
-            m0 = swiftMax(m0, LOAD(j));
-            m1 = swiftMax(m1, LOAD(j + 1));
+            m0 = swiftMax(m0, _mm512_maskz_loadu_ps(lanes, col + j * lq8));
+            m1 = swiftMax(m1, _mm512_maskz_loadu_ps(lanes, col + (j + 1) * lq8));
         }
-        if (j < n) m0 = swiftMax(m0, LOAD(j));
+        if (j < n) m0 = swiftMax(m0, _mm512_maskz_loadu_ps(lanes, col + j * lq8));
         const __m512 m = swiftMax(m0, m1);
-        __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
-        for (j = 0; j + 1 < n; j += 2) {
-            const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
-            const __m512 e1 = expNotAbove88(_mm512_sub_ps(LOAD(j + 1), m));
-            _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
-            _mm512_mask_storeu_ps(col + (j + 1) * lq8, lanes, e1);
-            sum0 = _mm512_add_ps(sum0, e0);
-            sum1 = _mm512_add_ps(sum1, e1);
-        }
-        if (j < n) {
-            const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
-            _mm512_mask_storeu_ps(col + j * lq8, lanes, e0);
-            sum0 = _mm512_add_ps(sum0, e0);
-        }
-#undef LOAD
-        const __m512 total = _mm512_add_ps(sum0, sum1);
-        _mm512_mask_storeu_ps(inverseSum + g, lanes, _mm512_div_ps(_mm512_set1_ps(1.0f), total));
-        _mm512_mask_storeu_ps(sum + g, lanes, total);
+        expGroup(col, n, lq8, lanes, m, sum + g, inverseSum + g);
         _mm512_mask_storeu_ps(max + g, lanes, m);
     }
     for (long j = n; j < n4; ++j)
         for (long c = 0; c < lq8; c += 16) _mm512_mask_storeu_ps(s + j * lq8 + c, groupLanes(lq8, c), _mm512_setzero_ps());
+}
+
+// expGroup over both 16-lane groups of 32-lane rows in one loop: four independent
+// exponentials per step keep the FMA pipes busy where two left them waiting on the
+// polynomial's chain. Each group's sums take the rows in the same order as expGroup.
+ALWAYS_INLINE void expGroups32(float *s, long n, const float *max, float *sum, float *inverseSum) {
+    const __m512 ma = _mm512_loadu_ps(max), mb = _mm512_loadu_ps(max + 16);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    long j = 0;
+    for (; j + 1 < n; j += 2) {
+        float *r0 = s + 32 * j, *r1 = r0 + 32;
+        const __m512 ea0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0), ma));
+        const __m512 eb0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0 + 16), mb));
+        const __m512 ea1 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r1), ma));
+        const __m512 eb1 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r1 + 16), mb));
+        _mm512_storeu_ps(r0, ea0), _mm512_storeu_ps(r0 + 16, eb0);
+        _mm512_storeu_ps(r1, ea1), _mm512_storeu_ps(r1 + 16, eb1);
+        a0 = _mm512_add_ps(a0, ea0), b0 = _mm512_add_ps(b0, eb0);
+        a1 = _mm512_add_ps(a1, ea1), b1 = _mm512_add_ps(b1, eb1);
+    }
+    if (j < n) {
+        float *r0 = s + 32 * j;
+        const __m512 ea0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0), ma));
+        const __m512 eb0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0 + 16), mb));
+        _mm512_storeu_ps(r0, ea0), _mm512_storeu_ps(r0 + 16, eb0);
+        a0 = _mm512_add_ps(a0, ea0), b0 = _mm512_add_ps(b0, eb0);
+    }
+    const __m512 ta = _mm512_add_ps(a0, a1), tb = _mm512_add_ps(b0, b1), one = _mm512_set1_ps(1.0f);
+    _mm512_storeu_ps(sum, ta), _mm512_storeu_ps(sum + 16, tb);
+    _mm512_storeu_ps(inverseSum, _mm512_div_ps(one, ta)), _mm512_storeu_ps(inverseSum + 16, _mm512_div_ps(one, tb));
+}
+
+void armmt_avx512_exp_columns(float *s, long n, long ld, const float *max, float *sum, float *inverseSum) {
+    if (ld == 32) {
+        expGroups32(s, n, max, sum, inverseSum);
+        return;
+    }
+    for (long g = 0; g < ld; g += 16)
+        expGroup(s + g, n, ld, groupLanes(ld, g), _mm512_loadu_ps(max + g), sum + g, inverseSum + g);
 }
 
 void armmt_avx512_add_log(long count, float *x, const float *y) {
@@ -159,6 +206,10 @@ void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, 
 // Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
 void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum) {
     (void)s, (void)n, (void)n4, (void)lq8, (void)lse, (void)inverseSum;
+    __builtin_trap();
+}
+
+void armmt_avx512_exp_columns(float *s, long n, long ld, const float *max, float *sum, float *inverseSum) {
     __builtin_trap();
 }
 

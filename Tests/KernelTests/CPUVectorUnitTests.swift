@@ -178,6 +178,45 @@ final class CPUVectorUnitTests: XCTestCase {
         XCTAssertEqual(cInv.map(\.bitPattern), swiftInv.map(\.bitPattern), "1/Σ")
     }
 
+    /// `armmt_avx512_exp_columns`, the dh = 16 forward's exponentials (both 16-lane groups of a
+    /// 32-lane row in one loop), with the max given: Pᵀ, Σ and 1/Σ have the bits of the Swift
+    /// softmax, lse = max + log Σ too, on the edge offsets of the test above, for an odd and an
+    /// even key count (the loop's one-row tail and none).
+    func testExpColumnsSameBitsAsSwift() throws {
+        try requireAVX512()
+        let lq8 = 32
+        for n in [37, 12] {
+            let n4 = (n + 3) / 4 * 4
+            var rng = SeededRandom(seed: 79 + UInt64(n))
+            var scores = rng.floats(n4 * lq8, -3, 3)
+            let offsets: [Float] = [-87.0, -87.2, -87.33654, -87.33655, -87.4, -87.9, -88.5, -100, -1e30,
+                                    -Float.leastNonzeroMagnitude, -1e-40, -0.0, -86.99]
+            for c in 0..<lq8 {
+                scores[c] = 5
+                for (i, o) in offsets.enumerated() where c % 3 != 2 {
+                    scores[(1 + (i + c) % (n - 1)) * lq8 + c] = 5 + o
+                }
+            }
+            var swiftS = scores, swiftLSE = [Float](repeating: .nan, count: lq8), swiftInv = swiftLSE
+            swiftS.withUnsafeMutableBufferPointer { s in
+                swiftLSE.withUnsafeMutableBufferPointer { l in
+                    swiftInv.withUnsafeMutableBufferPointer { i in
+                        AttentionFastPath.softmaxColumns(s.baseAddress!, n: n, n4: n4, lq8: lq8, lse: l.baseAddress!,
+                                                         inverseSum: i.baseAddress!)
+                    }
+                }
+            }
+            var max = (0..<lq8).map { c in (0..<n).map { scores[$0 * lq8 + c] }.max()! }
+            var cS = scores, cSum = [Float](repeating: .nan, count: lq8), cInv = cSum
+            armmt_avx512_exp_columns(&cS, n, lq8, max, &cSum, &cInv)
+            armmt_avx512_add_log(lq8, &max, cSum)
+            XCTAssertTrue(cS.contains { $0 > 0 && $0 < 2e-38 } && cS.contains { $0 == 0 }, "the exp's edges are not reached")
+            XCTAssertEqual(cS[..<(n * lq8)].map(\.bitPattern), swiftS[..<(n * lq8)].map(\.bitPattern), "Pᵀ, n = \(n)")
+            XCTAssertEqual(max.map(\.bitPattern), swiftLSE.map(\.bitPattern), "lse, n = \(n)")
+            XCTAssertEqual(cInv.map(\.bitPattern), swiftInv.map(\.bitPattern), "1/Σ, n = \(n)")
+        }
+    }
+
     /// The backward's elementwise step (`armmt_avx512_probabilities_and_score_gradient`: P, D and
     /// dS) gives the bits of the Swift loop for x = s − lse across the whole range of the exp:
     /// far below it, at both clamps and just beside them, subnormal and zero x, and above 88.37626
@@ -214,9 +253,12 @@ final class CPUVectorUnitTests: XCTestCase {
     /// empty sample, padded keys, a length-1 list, query counts whose last group of lanes is
     /// 8 wide (Lq = 1, 7, 17), and query counts past the AVX-512 forward's 32-query blocks
     /// (Lq = 40, 65), with head dims that are not multiples of 16 or span two 64-column panels.
+    /// dh = 16 has its own forward: its cases have query blocks of 1, 16, 17 and 33 queries and
+    /// key counts on and beside its 12-key tiles.
     func testAttentionSameBitsUnderBothUnits() throws {
         try requireAVX512()
-        for (lq, lk, dh) in [(32, 50, 16), (1, 1, 8), (7, 33, 24), (17, 5, 12), (40, 9, 20), (65, 50, 16), (5, 7, 72)] {
+        for (lq, lk, dh) in [(32, 50, 16), (1, 1, 8), (7, 33, 24), (17, 5, 12), (40, 9, 20), (65, 50, 16), (5, 7, 72),
+                             (1, 13, 16), (16, 24, 16), (17, 25, 16), (33, 12, 16)] {
             let x = AttentionChecks.Inputs.make(batch: 9, queryLength: lq, keyLength: lk, heads: 3, headDim: dh,
                                                 masking: .withEmptySample, sources: .separate, seed: UInt64(lq * 100 + lk))
             func run(_ unit: CPUVectorUnit) throws -> [[UInt32]] {

@@ -67,6 +67,10 @@ void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask,
 /// armmt_avx512_add_log); rows n..<n4 set to 0. lq8 a multiple of 8, n ≥ 1.
 void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum);
 
+/// The exponentials of armmt_avx512_softmax_columns with the per-query max given (`ld`
+/// lanes, a multiple of 16): Pᵀ = e^(Sᵀ − max) in place over rows j < n, sum = Σ, inverseSum = 1/Σ.
+void armmt_avx512_exp_columns(float *s, long n, long ld, const float *max, float *sum, float *inverseSum);
+
 /// x[i] = x[i] + log y[i] for i < count, y ≥ 1 (VectorMath.log's bits): attention's
 /// lse = max + log Σ.
 void armmt_avx512_add_log(long count, float *x, const float *y);
@@ -85,7 +89,8 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
 /// bits as its per-head loop): n ≥ 1 valid keys whose rows are k + j·ldk (head h at + h·khs),
 /// likewise v; queries q + i·ldq (head h at + h·dh), i < lq; writes O's rows out + i·ldo
 /// (head h at + h·dh) and lse[h·lq + i]. Per head and block of up to 32 queries:
-/// Sᵀ = K·(scale·Qᵀ), Pᵀ = e^(Sᵀ − max), O = (P·V)·(1/Σ), lse = max + log Σ.
+/// Sᵀ = K·(scale·Qᵀ), Pᵀ = e^(Sᵀ − max), O = (P·V)·(1/Σ), lse = max + log Σ. At dh = 16 each
+/// block runs in one function (Sᵀ and the max in one pass); the bits are those of the general path.
 /// work: at least dh·32 + round4(n)·32 + 96 + heads·lq floats.
 void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                     const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,

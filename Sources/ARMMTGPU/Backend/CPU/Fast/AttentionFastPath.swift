@@ -401,18 +401,20 @@ enum AttentionFastPath {
             }
             let n4 = round4(n)
             let (kr, vr, keyRows) = keyOperands(p, w, b: b, n: n, k: k, v: v, ka: ka, va: va)
+            if CPUVectorUnit.current == .avx512 {
+                // No prefetch of the next sample here: the burst below measured slower than the
+                // hardware's own prefetchers for this kernel (session 11, BENCHMARKS.md).
+                armmt_avx512_attention_forward(lq, n, heads, dh, p.scale, q + qa.at(b, 0, 0), qa.rowStride,
+                                               kr.base, kr.ld, kr.headStride, vr.base, vr.ld, vr.headStride,
+                                               out + oa.at(b, 0, 0), oa.rowStride, lse, w.fused)
+                return
+            }
             if b + 1 < p.batch {
                 let nb = b + 1, m = keyMask.map { $0 + nb * p.keyLength }
                 prefetch(rows: p.keyLength, width: width, take: { m == nil || m![$0] != 0 }) { k + ka.at(nb, $0, 0) }
                 prefetch(rows: p.keyLength, width: width, take: { m == nil || m![$0] != 0 }) { v + va.at(nb, $0, 0) }
                 prefetch(rows: lq, width: width) { q + qa.at(nb, $0, 0) }
                 prefetchForWrite(rows: lq, width: width) { out + oa.at(nb, $0, 0) }
-            }
-            if CPUVectorUnit.current == .avx512 {
-                armmt_avx512_attention_forward(lq, n, heads, dh, p.scale, q + qa.at(b, 0, 0), qa.rowStride,
-                                               kr.base, kr.ld, kr.headStride, vr.base, vr.ld, vr.headStride,
-                                               out + oa.at(b, 0, 0), oa.rowStride, lse, w.fused)
-                return
             }
             gatherTransposed(rows: lq, cols8: lq8, width: width, factor: p.scale, into: w.qT) { q + qa.at(b, $0, 0) }
             for h in 0..<heads {
