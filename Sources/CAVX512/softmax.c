@@ -176,8 +176,32 @@ void armmt_avx512_add_log(long count, float *x, const float *y) {
     }
 }
 
+// The step below for 32-lane rows, both 16-lane groups in one loop: two exponentials and two
+// chains of D per row, where one group at a time left the core waiting on each exp and its FMA.
+ALWAYS_INLINE void scoreGradient32(float *s, float *dP, long n, const float *lse) {
+    const __m512 la = _mm512_loadu_ps(lse), lb = _mm512_loadu_ps(lse + 16);
+    __m512 da = _mm512_setzero_ps(), db = da;
+    for (long j = 0; j < n; ++j) {
+        float *r = s + 32 * j;
+        const __m512 pa = exp16(_mm512_sub_ps(_mm512_loadu_ps(r), la));
+        const __m512 pb = exp16(_mm512_sub_ps(_mm512_loadu_ps(r + 16), lb));
+        _mm512_storeu_ps(r, pa), _mm512_storeu_ps(r + 16, pb);
+        da = _mm512_fmadd_ps(pa, _mm512_loadu_ps(dP + 32 * j), da);
+        db = _mm512_fmadd_ps(pb, _mm512_loadu_ps(dP + 32 * j + 16), db);
+    }
+    for (long j = 0; j < n; ++j) {
+        const float *r = s + 32 * j;
+        float *d = dP + 32 * j;
+        _mm512_storeu_ps(d, _mm512_mul_ps(_mm512_loadu_ps(r), _mm512_sub_ps(_mm512_loadu_ps(d), da)));
+        _mm512_storeu_ps(d + 16, _mm512_mul_ps(_mm512_loadu_ps(r + 16), _mm512_sub_ps(_mm512_loadu_ps(d + 16), db)));
+    }
+}
+
 void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse) {
-    for (long g = 0; g < lq8; g += 16) {
+    if (lq8 == 32)
+        scoreGradient32(s, dP, n, lse);
+    else
+        for (long g = 0; g < lq8; g += 16) {
         const __mmask16 lanes = groupLanes(lq8, g);
         float *col = s + g, *dcol = dP + g;
         const __m512 l = _mm512_maskz_loadu_ps(lanes, lse + g);

@@ -223,29 +223,32 @@ final class CPUVectorUnitTests: XCTestCase {
     /// (∞, then the NaNs it makes in D and dS). Columns with lse = 0 put x exactly on the edges.
     func testScoreGradientStepSameBitsAsSwift() throws {
         try requireAVX512()
-        let n = 19, n4 = 20, lq8 = 24
-        var rng = SeededRandom(seed: 78)
-        let offsets: [Float] = [-1e30, -100, -88.5, -87.4, -87.33655, -87.33654, -87.2, -1e-40, -0.0, 0, 1e-40, 0.5,
-                                50, 88.37625, 88.37626, 88.3763, 89, 1e30]
-        let lse = (0..<lq8).map { c in c % 4 == 0 ? 0 : Float(rng.uniform(-2, 2)) }
-        var scores = rng.floats(n4 * lq8, -3, 3)
-        for c in 0..<lq8 where c % 3 != 1 {
-            for j in 0..<n { scores[j * lq8 + c] = lse[c] + offsets[(j + c) % offsets.count] }
-        }
-        let dP = rng.floats(n4 * lq8)
-        var swiftS = scores, swiftDP = dP
-        swiftS.withUnsafeMutableBufferPointer { s in
-            swiftDP.withUnsafeMutableBufferPointer { d in
-                AttentionFastPath.probabilitiesAndScoreGradient(s.baseAddress!, d.baseAddress!, n: n, n4: n4, lq8: lq8,
-                                                                lse: lse)
+        // lq8 = 24: one group of 16 lanes and one of 8; lq8 = 32: both groups in one loop.
+        for lq8 in [24, 32] {
+            let n = 19, n4 = 20
+            var rng = SeededRandom(seed: 78)
+            let offsets: [Float] = [-1e30, -100, -88.5, -87.4, -87.33655, -87.33654, -87.2, -1e-40, -0.0, 0, 1e-40, 0.5,
+                                    50, 88.37625, 88.37626, 88.3763, 89, 1e30]
+            let lse = (0..<lq8).map { c in c % 4 == 0 ? 0 : Float(rng.uniform(-2, 2)) }
+            var scores = rng.floats(n4 * lq8, -3, 3)
+            for c in 0..<lq8 where c % 3 != 1 {
+                for j in 0..<n { scores[j * lq8 + c] = lse[c] + offsets[(j + c) % offsets.count] }
             }
+            let dP = rng.floats(n4 * lq8)
+            var swiftS = scores, swiftDP = dP
+            swiftS.withUnsafeMutableBufferPointer { s in
+                swiftDP.withUnsafeMutableBufferPointer { d in
+                    AttentionFastPath.probabilitiesAndScoreGradient(s.baseAddress!, d.baseAddress!, n: n, n4: n4,
+                                                                    lq8: lq8, lse: lse)
+                }
+            }
+            var cS = scores, cDP = dP
+            armmt_avx512_probabilities_and_score_gradient(&cS, &cDP, n, n4, lq8, lse)
+            XCTAssertTrue(cS.contains(.infinity) && cS.contains { $0 > 0 && $0 < 2e-38 } && cS.contains(0),
+                          "the exp's edges are not reached")
+            XCTAssertEqual(cS.map(\.bitPattern), swiftS.map(\.bitPattern), "P, lq8 = \(lq8)")
+            XCTAssertEqual(cDP.map(\.bitPattern), swiftDP.map(\.bitPattern), "dS, lq8 = \(lq8)")
         }
-        var cS = scores, cDP = dP
-        armmt_avx512_probabilities_and_score_gradient(&cS, &cDP, n, n4, lq8, lse)
-        XCTAssertTrue(cS.contains(.infinity) && cS.contains { $0 > 0 && $0 < 2e-38 } && cS.contains(0),
-                      "the exp's edges are not reached")
-        XCTAssertEqual(cS.map(\.bitPattern), swiftS.map(\.bitPattern), "P")
-        XCTAssertEqual(cDP.map(\.bitPattern), swiftDP.map(\.bitPattern), "dS")
     }
 
     /// Fused attention's CPU fast path gives the same bits under both units (its products are
