@@ -1,8 +1,8 @@
 // Single-thread profile harness for the AVX-512 attention kernels (Sources/CAVX512/attention.c),
 // outside Swift and its thread pool, so `perf record` sees only the kernels' own functions.
 // Shapes and key lengths are those of `armmt-gpu bench kernels` (B = 256, Lq = 32, H = 4,
-// dh = 16, a random prefix of the keys valid, every 17th sample empty); the backward prefetches
-// the next sample's rows as AttentionFastPath does. HOT=1 reuses two samples' rows, so the data stay
+// dh = 16, a random prefix of the keys valid, every 17th sample empty); the next sample's rows
+// are prefetched as AttentionFastPath does. HOT=1 reuses two samples' rows, so the data stay
 // in cache: the difference to a plain run is the time spent waiting on memory. Needs an AVX-512 CPU.
 //
 //   S=Sources/CAVX512
@@ -42,20 +42,22 @@ int main(int argc, char **argv) {
     for (int it = 0; it < runs; ++it) {
         const double t0 = now();
         for (int b = 0; b < B; ++b) {
-            // As AttentionFastPath: the backward hands the next sample's rows to the kernel, which
-            // prefetches them a share at a time; the forward leaves it to the hardware prefetchers.
+            // As AttentionFastPath: the next sample's rows go to the kernel, which prefetches them
+            // a share at a time.
             armmt_prefetch_rows next[7];
             long nextCount = 0;
-            if (b + 1 < B && backward) {
+            if (b + 1 < B) {
                 const long nb = b + 1;
-                {
-                    next[nextCount++] = (armmt_prefetch_rows){k + nb * LK * W, len[nb], W, W, 0};
-                    next[nextCount++] = (armmt_prefetch_rows){v + nb * LK * W, len[nb], W, W, 0};
-                    next[nextCount++] = (armmt_prefetch_rows){q + nb * LQ * W, LQ, W, W, 0};
+                next[nextCount++] = (armmt_prefetch_rows){k + nb * LK * W, len[nb], W, W, 0};
+                next[nextCount++] = (armmt_prefetch_rows){v + nb * LK * W, len[nb], W, W, 0};
+                next[nextCount++] = (armmt_prefetch_rows){q + nb * LQ * W, LQ, W, W, 0};
+                if (backward) {
                     next[nextCount++] = (armmt_prefetch_rows){o + nb * LQ * W, LQ, W, W, 0};
                     next[nextCount++] = (armmt_prefetch_rows){dq + nb * LQ * W, LQ, W, W, 1};
                     next[nextCount++] = (armmt_prefetch_rows){dk + nb * LK * W, LK, W, W, 1};
                     next[nextCount++] = (armmt_prefetch_rows){dv + nb * LK * W, LK, W, W, 1};
+                } else {
+                    next[nextCount++] = (armmt_prefetch_rows){o + nb * LQ * W, LQ, W, W, 1};
                 }
             }
             if (!len[b]) continue;
@@ -65,7 +67,7 @@ int main(int argc, char **argv) {
                                                 lse + (long)b * H * LQ, dq + qo, W, dk + ko, W, dv + ko, W, work, next, nextCount);
             else
                 armmt_avx512_attention_forward(LQ, len[b], H, DH, 0.25f, q + qo, W, k + ko, W, DH, v + ko, W, DH, o + qo, W,
-                                               lse + (long)b * H * LQ, work);
+                                               lse + (long)b * H * LQ, work, next, nextCount);
         }
         times[it] = now() - t0;
     }

@@ -46,9 +46,11 @@ ALWAYS_INLINE void transpose16(__m512 r[16]) {
 }
 
 // Step `step` of `steps`: prefetches that share of every block's rows, each 64-byte line of
-// them. The backward spreads the next sample's lines over its head × query-block steps: issued
-// all at once before the sample (a thousand lines), they filled the core's miss buffers, so the
-// sample's own first loads waited behind them, and they pushed its operands out of L1.
+// them. Forward and backward spread the next sample's lines over their head × query-block
+// steps: issued all at once before the sample (a thousand lines in the backward), they filled
+// the core's miss buffers, so the sample's own first loads waited behind them, and they pushed
+// its operands out of L1. Without any prefetch the forward ran 2.0–2.2× slower at the bench's
+// large shapes, whose rows come from DRAM (BENCHMARKS.md, session 11).
 static void prefetchShare(const armmt_prefetch_rows *blocks, long count, long step, long steps) {
     for (long b = 0; b < count; ++b) {
         const armmt_prefetch_rows r = blocks[b];
@@ -196,12 +198,15 @@ static void forwardBlock16(long wq, long n, float scale, const float *q, long ld
 
 void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                     const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
-                                    long ldo, float *lse, float *work) {
-    const long n4 = (n + 3) & ~3L;
+                                    long ldo, float *lse, float *work, const armmt_prefetch_rows *next,
+                                    long nextCount) {
+    const long n4 = (n + 3) & ~3L, steps = heads * ((lq + QUERY_BLOCK - 1) / QUERY_BLOCK);
+    long step = 0;
     float *qT = work, *s = qT + dh * QUERY_BLOCK, *stat = s + n4 * QUERY_BLOCK, *sums = stat + 3 * QUERY_BLOCK;
     for (long h = 0; h < heads; ++h)
         for (long i0 = 0; i0 < lq; i0 += QUERY_BLOCK) {
             const long wq = lq - i0 < QUERY_BLOCK ? lq - i0 : QUERY_BLOCK, st = (wq + 7) & ~7L;
+            prefetchShare(next, nextCount, step++, steps);
             if (dh == 16) {
                 forwardBlock16(wq, n, scale, q + i0 * ldq + h * dh, ldq, k + h * khs, ldk, v + h * vhs, ldv,
                                out + i0 * ldo + h * dh, ldo, lse + h * lq + i0, sums + h * lq + i0, work);
@@ -265,7 +270,8 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
 
 void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                     const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
-                                    long ldo, float *lse, float *work) {
+                                    long ldo, float *lse, float *work, const armmt_prefetch_rows *next,
+                                    long nextCount) {
     __builtin_trap();
 }
 

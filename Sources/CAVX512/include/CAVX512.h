@@ -85,17 +85,6 @@ void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, 
 void armmt_avx512_transpose_scaled(long rows, long width, float factor, const float *src, long ld, float *dst,
                                    long ldd);
 
-/// The fused attention forward of one sample, every head (AttentionFastPath.forward; the same
-/// bits as its per-head loop): n ≥ 1 valid keys whose rows are k + j·ldk (head h at + h·khs),
-/// likewise v; queries q + i·ldq (head h at + h·dh), i < lq; writes O's rows out + i·ldo
-/// (head h at + h·dh) and lse[h·lq + i]. Per head and block of up to 32 queries:
-/// Sᵀ = K·(scale·Qᵀ), Pᵀ = e^(Sᵀ − max), O = (P·V)·(1/Σ), lse = max + log Σ. At dh = 16 each
-/// block runs in one function (Sᵀ and the max in one pass); the bits are those of the general path.
-/// work: at least dh·32 + round4(n)·32 + 96 + heads·lq floats.
-void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
-                                    const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
-                                    long ldo, float *lse, float *work);
-
 /// `rows` rows of `width` floats at base + r·ld, to prefetch (for writing when `write`) while a
 /// kernel computes.
 typedef struct {
@@ -103,6 +92,19 @@ typedef struct {
     long rows, ld, width;
     int write;
 } armmt_prefetch_rows;
+
+/// The fused attention forward of one sample, every head (AttentionFastPath.forward; the same
+/// bits as its per-head loop): n ≥ 1 valid keys whose rows are k + j·ldk (head h at + h·khs),
+/// likewise v; queries q + i·ldq (head h at + h·dh), i < lq; writes O's rows out + i·ldo
+/// (head h at + h·dh) and lse[h·lq + i]. Per head and block of up to 32 queries:
+/// Sᵀ = K·(scale·Qᵀ), Pᵀ = e^(Sᵀ − max), O = (P·V)·(1/Σ), lse = max + log Σ. At dh = 16 each
+/// block runs in one function (Sᵀ and the max in one pass); the bits are those of the general path.
+/// work: at least dh·32 + round4(n)·32 + 96 + heads·lq floats. The `nextCount` blocks of rows
+/// at `next` (the next sample's) are prefetched, a share before each head and query block.
+void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
+                                    const float *k, long ldk, long khs, const float *v, long ldv, long vhs, float *out,
+                                    long ldo, float *lse, float *work, const armmt_prefetch_rows *next,
+                                    long nextCount);
 
 /// The attention backward of one sample, every head (AttentionFastPath.backward; the same bits
 /// as its per-head loop). Operands as in armmt_avx512_attention_forward, plus dO's rows

@@ -318,8 +318,8 @@ enum AttentionFastPath {
         return first..<(last + 1)
     }
 
-    /// The next sample's rows, which the AVX-512 backward prefetches a share at a time as it
-    /// computes (see `prefetchShare` in attention.c); at most seven blocks, held inline.
+    /// The next sample's rows, which the AVX-512 forward and backward prefetch a share at a time
+    /// as they compute (see `prefetchShare` in attention.c); at most seven blocks, held inline.
     struct NextSampleRows {
         private var blocks: (armmt_prefetch_rows, armmt_prefetch_rows, armmt_prefetch_rows, armmt_prefetch_rows,
                              armmt_prefetch_rows, armmt_prefetch_rows, armmt_prefetch_rows)
@@ -402,11 +402,19 @@ enum AttentionFastPath {
             let n4 = round4(n)
             let (kr, vr, keyRows) = keyOperands(p, w, b: b, n: n, k: k, v: v, ka: ka, va: va)
             if CPUVectorUnit.current == .avx512 {
-                // No prefetch of the next sample here: the burst below measured slower than the
-                // hardware's own prefetchers for this kernel (session 11, BENCHMARKS.md).
-                armmt_avx512_attention_forward(lq, n, heads, dh, p.scale, q + qa.at(b, 0, 0), qa.rowStride,
-                                               kr.base, kr.ld, kr.headStride, vr.base, vr.ld, vr.headStride,
-                                               out + oa.at(b, 0, 0), oa.rowStride, lse, w.fused)
+                var next = NextSampleRows()
+                if b + 1 < p.batch {
+                    let nb = b + 1, keys = keySpan(p, b: nb, keyMask: keyMask)
+                    next.add(k + ka.at(nb, keys.lowerBound, 0), rows: keys.count, ld: ka.rowStride, width: width)
+                    next.add(v + va.at(nb, keys.lowerBound, 0), rows: keys.count, ld: va.rowStride, width: width)
+                    next.add(q + qa.at(nb, 0, 0), rows: lq, ld: qa.rowStride, width: width)
+                    next.add(out + oa.at(nb, 0, 0), rows: lq, ld: oa.rowStride, width: width, write: true)
+                }
+                next.withBlocks { blocks, count in
+                    armmt_avx512_attention_forward(lq, n, heads, dh, p.scale, q + qa.at(b, 0, 0), qa.rowStride,
+                                                   kr.base, kr.ld, kr.headStride, vr.base, vr.ld, vr.headStride,
+                                                   out + oa.at(b, 0, 0), oa.rowStride, lse, w.fused, blocks, count)
+                }
                 return
             }
             if b + 1 < p.batch {
