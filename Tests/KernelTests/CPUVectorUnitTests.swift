@@ -141,79 +141,68 @@ final class CPUVectorUnitTests: XCTestCase {
         }
     }
 
-    /// The AVX-512 softmax over keys (`armmt_avx512_softmax_columns`, then `armmt_avx512_add_log`
-    /// for lse) gives the bits of the Swift loop lane for lane, also where the exp's last steps
-    /// differ in form: scores below the maximum by 87–88 (e^x at the bottom of the normal range,
-    /// and the clamp at −87.33654), by far more (0), by a subnormal amount, and random columns;
-    /// lq8 = 24 has an 8-lane last group.
-    func testSoftmaxColumnsSameBitsAsSwift() throws {
-        try requireAVX512()
-        let n = 37, n4 = 40, lq8 = 24
-        var rng = SeededRandom(seed: 77)
+    /// Scores Sᵀ [n4, lq8] with 5 in row 0 of every column (its maximum) and, in two columns of
+    /// three, scores below it by the offsets where the exp's last steps differ in form: by 87–88
+    /// (e^x at the bottom of the normal range, and the clamp at −87.33654), by far more (0), by a
+    /// subnormal amount; the rest random. Also the Swift softmax of them: Pᵀ, lse and 1/Σ.
+    private func softmaxEdgeCase(n: Int, n4: Int, lq8: Int, seed: UInt64)
+        -> (scores: [Float], p: [Float], lse: [Float], inverseSum: [Float]) {
+        var rng = SeededRandom(seed: seed)
         var scores = rng.floats(n4 * lq8, -3, 3)
         let offsets: [Float] = [-87.0, -87.2, -87.33654, -87.33655, -87.4, -87.9, -88.5, -100, -1e30,
                                 -Float.leastNonzeroMagnitude, -1e-40, -0.0, -86.99]
         for c in 0..<lq8 {
-            scores[c] = 5  // the maximum of every column, in row 0
+            scores[c] = 5
             for (i, o) in offsets.enumerated() where c % 3 != 2 {
                 scores[(1 + (i + c) % (n - 1)) * lq8 + c] = 5 + o
             }
         }
-        var swiftS = scores, swiftLSE = [Float](repeating: .nan, count: lq8), swiftInv = swiftLSE
-        swiftS.withUnsafeMutableBufferPointer { s in
-            swiftLSE.withUnsafeMutableBufferPointer { l in
-                swiftInv.withUnsafeMutableBufferPointer { i in
+        var p = scores, lse = [Float](repeating: .nan, count: lq8), inverseSum = lse
+        p.withUnsafeMutableBufferPointer { s in
+            lse.withUnsafeMutableBufferPointer { l in
+                inverseSum.withUnsafeMutableBufferPointer { i in
                     AttentionFastPath.softmaxColumns(s.baseAddress!, n: n, n4: n4, lq8: lq8, lse: l.baseAddress!,
                                                      inverseSum: i.baseAddress!)
                 }
             }
         }
-        var cS = scores, cLSE = [Float](repeating: .nan, count: lq8), cSum = cLSE, cInv = cLSE
+        return (scores, p, lse, inverseSum)
+    }
+
+    /// The AVX-512 softmax over keys (`armmt_avx512_softmax_columns`, then `armmt_avx512_add_log`
+    /// for lse) gives the bits of the Swift loop lane for lane on `softmaxEdgeCase`'s scores;
+    /// lq8 = 24 has an 8-lane last group.
+    func testSoftmaxColumnsSameBitsAsSwift() throws {
+        try requireAVX512()
+        let n = 37, n4 = 40, lq8 = 24
+        let swift = softmaxEdgeCase(n: n, n4: n4, lq8: lq8, seed: 77)
+        var cS = swift.scores, cLSE = [Float](repeating: .nan, count: lq8), cSum = cLSE, cInv = cLSE
         armmt_avx512_softmax_columns(&cS, n, n4, lq8, &cLSE, &cSum, &cInv)
         armmt_avx512_add_log(lq8, &cLSE, cSum)
         // The edges are reached: probabilities at the bottom of the normal range, and exact zeros.
         XCTAssertTrue(cS.contains { $0 > 0 && $0 < 2e-38 } && cS.contains { $0 == 0 }, "the exp's edges are not reached")
-        XCTAssertEqual(cS.map(\.bitPattern), swiftS.map(\.bitPattern), "Pᵀ")
-        XCTAssertEqual(cLSE.map(\.bitPattern), swiftLSE.map(\.bitPattern), "lse")
-        XCTAssertEqual(cInv.map(\.bitPattern), swiftInv.map(\.bitPattern), "1/Σ")
+        XCTAssertEqual(cS.map(\.bitPattern), swift.p.map(\.bitPattern), "Pᵀ")
+        XCTAssertEqual(cLSE.map(\.bitPattern), swift.lse.map(\.bitPattern), "lse")
+        XCTAssertEqual(cInv.map(\.bitPattern), swift.inverseSum.map(\.bitPattern), "1/Σ")
     }
 
     /// `armmt_avx512_exp_columns`, the dh = 16 forward's exponentials (both 16-lane groups of a
     /// 32-lane row in one loop), with the max given: Pᵀ, Σ and 1/Σ have the bits of the Swift
-    /// softmax, lse = max + log Σ too, on the edge offsets of the test above, for an odd and an
-    /// even key count (the loop's one-row tail and none).
+    /// softmax, lse = max + log Σ too, on `softmaxEdgeCase`'s scores, for an odd and an even key
+    /// count (the loop's one-row tail and none).
     func testExpColumnsSameBitsAsSwift() throws {
         try requireAVX512()
         let lq8 = 32
         for n in [37, 12] {
-            let n4 = (n + 3) / 4 * 4
-            var rng = SeededRandom(seed: 79 + UInt64(n))
-            var scores = rng.floats(n4 * lq8, -3, 3)
-            let offsets: [Float] = [-87.0, -87.2, -87.33654, -87.33655, -87.4, -87.9, -88.5, -100, -1e30,
-                                    -Float.leastNonzeroMagnitude, -1e-40, -0.0, -86.99]
-            for c in 0..<lq8 {
-                scores[c] = 5
-                for (i, o) in offsets.enumerated() where c % 3 != 2 {
-                    scores[(1 + (i + c) % (n - 1)) * lq8 + c] = 5 + o
-                }
-            }
-            var swiftS = scores, swiftLSE = [Float](repeating: .nan, count: lq8), swiftInv = swiftLSE
-            swiftS.withUnsafeMutableBufferPointer { s in
-                swiftLSE.withUnsafeMutableBufferPointer { l in
-                    swiftInv.withUnsafeMutableBufferPointer { i in
-                        AttentionFastPath.softmaxColumns(s.baseAddress!, n: n, n4: n4, lq8: lq8, lse: l.baseAddress!,
-                                                         inverseSum: i.baseAddress!)
-                    }
-                }
-            }
-            var max = (0..<lq8).map { c in (0..<n).map { scores[$0 * lq8 + c] }.max()! }
-            var cS = scores, cSum = [Float](repeating: .nan, count: lq8), cInv = cSum
+            let swift = softmaxEdgeCase(n: n, n4: (n + 3) / 4 * 4, lq8: lq8, seed: 79 + UInt64(n))
+            var max = (0..<lq8).map { c in (0..<n).map { swift.scores[$0 * lq8 + c] }.max()! }
+            var cS = swift.scores, cSum = [Float](repeating: .nan, count: lq8), cInv = cSum
             armmt_avx512_exp_columns(&cS, n, lq8, max, &cSum, &cInv)
             armmt_avx512_add_log(lq8, &max, cSum)
             XCTAssertTrue(cS.contains { $0 > 0 && $0 < 2e-38 } && cS.contains { $0 == 0 }, "the exp's edges are not reached")
-            XCTAssertEqual(cS[..<(n * lq8)].map(\.bitPattern), swiftS[..<(n * lq8)].map(\.bitPattern), "Pᵀ, n = \(n)")
-            XCTAssertEqual(max.map(\.bitPattern), swiftLSE.map(\.bitPattern), "lse, n = \(n)")
-            XCTAssertEqual(cInv.map(\.bitPattern), swiftInv.map(\.bitPattern), "1/Σ, n = \(n)")
+            XCTAssertEqual(cS[..<(n * lq8)].map(\.bitPattern), swift.p[..<(n * lq8)].map(\.bitPattern), "Pᵀ, n = \(n)")
+            XCTAssertEqual(max.map(\.bitPattern), swift.lse.map(\.bitPattern), "lse, n = \(n)")
+            XCTAssertEqual(cInv.map(\.bitPattern), swift.inverseSum.map(\.bitPattern), "1/Σ, n = \(n)")
         }
     }
 

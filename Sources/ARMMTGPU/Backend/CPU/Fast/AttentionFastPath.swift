@@ -333,6 +333,18 @@ enum AttentionFastPath {
             count += 1
         }
 
+        /// Sample nb's rows that both kernels read: its valid keys' rows of K and V (from the
+        /// first valid key to the last) and its query rows of Q.
+        mutating func addInputs(of nb: Int, _ p: AttentionParameters, keyMask: UnsafePointer<Float>?,
+                                q: UnsafePointer<Float>, qa: AttentionReference.Addressing,
+                                k: UnsafePointer<Float>, ka: AttentionReference.Addressing,
+                                v: UnsafePointer<Float>, va: AttentionReference.Addressing) {
+            let keys = keySpan(p, b: nb, keyMask: keyMask), width = p.heads * p.headDim
+            add(k + ka.at(nb, keys.lowerBound, 0), rows: keys.count, ld: ka.rowStride, width: width)
+            add(v + va.at(nb, keys.lowerBound, 0), rows: keys.count, ld: va.rowStride, width: width)
+            add(q + qa.at(nb, 0, 0), rows: p.queryLength, ld: qa.rowStride, width: width)
+        }
+
         mutating func withBlocks(_ body: (UnsafePointer<armmt_prefetch_rows>, Int) -> Void) {
             let n = count
             withUnsafeBytes(of: &blocks) { body($0.bindMemory(to: armmt_prefetch_rows.self).baseAddress!, n) }
@@ -404,10 +416,8 @@ enum AttentionFastPath {
             if CPUVectorUnit.current == .avx512 {
                 var next = NextSampleRows()
                 if b + 1 < p.batch {
-                    let nb = b + 1, keys = keySpan(p, b: nb, keyMask: keyMask)
-                    next.add(k + ka.at(nb, keys.lowerBound, 0), rows: keys.count, ld: ka.rowStride, width: width)
-                    next.add(v + va.at(nb, keys.lowerBound, 0), rows: keys.count, ld: va.rowStride, width: width)
-                    next.add(q + qa.at(nb, 0, 0), rows: lq, ld: qa.rowStride, width: width)
+                    let nb = b + 1
+                    next.addInputs(of: nb, p, keyMask: keyMask, q: q, qa: qa, k: k, ka: ka, v: v, va: va)
                     next.add(out + oa.at(nb, 0, 0), rows: lq, ld: oa.rowStride, width: width, write: true)
                 }
                 next.withBlocks { blocks, count in
@@ -469,10 +479,8 @@ enum AttentionFastPath {
             if CPUVectorUnit.current == .avx512 {
                 var next = NextSampleRows()
                 if b + 1 < p.batch {
-                    let nb = b + 1, keys = keySpan(p, b: nb, keyMask: keyMask)
-                    next.add(k + ka.at(nb, keys.lowerBound, 0), rows: keys.count, ld: ka.rowStride, width: width)
-                    next.add(v + va.at(nb, keys.lowerBound, 0), rows: keys.count, ld: va.rowStride, width: width)
-                    next.add(q + qa.at(nb, 0, 0), rows: lq, ld: qa.rowStride, width: width)
+                    let nb = b + 1
+                    next.addInputs(of: nb, p, keyMask: keyMask, q: q, qa: qa, k: k, ka: ka, v: v, va: va)
                     next.add(dOut + oa.at(nb, 0, 0), rows: lq, ld: oa.rowStride, width: width)
                     next.add(dQ + qa.at(nb, 0, 0), rows: lq, ld: qa.rowStride, width: width, write: true)
                     next.add(dK + ka.at(nb, 0, 0), rows: lk, ld: ka.rowStride, width: width, write: true)
