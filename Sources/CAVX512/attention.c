@@ -10,7 +10,7 @@
 // path (and of the AVX2 unit).
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "avx512_inline.h"
 
 // Queries per block: two 16-lane vectors, the model's Lq = 32 in one block.
 #define QUERY_BLOCK 32
@@ -92,13 +92,10 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
     }
 }
 
-// Swift's VectorMath.max(a, b) (softmax.c's swiftMax): b where b > a, else a.
-ALWAYS_INLINE __m512 maxAsSwift(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
-
 // ---- The forward at dh = 16 (the default config's head width), where a head's row is one
-// vector. One head and block of up to 32 queries runs in three loops over the keys, its
-// operands in L1, with no calls between them: Sᵀ and the per-query max in one pass, the
-// exponentials, then O. The general path computes the same operations in the same order
+// vector. One head and block of up to 32 queries makes three passes over the keys, its
+// operands in L1: Sᵀ and the per-query max in one, the exponentials (both 16-lane groups
+// together), then O. The general path computes the same operations in the same order
 // (every sum a chain in key or dh order from 0), so the bits are the same.
 
 // Keys per score tile: 24 accumulators, the two Qᵀ vectors of one l and their broadcasts.
@@ -131,8 +128,8 @@ ALWAYS_INLINE void scoreTile16(const int R, const float *kh, long ldk, const flo
         _mm512_storeu_ps(row, acc[r][0]);
         _mm512_storeu_ps(row + 16, acc[r][1]);
         if (r == 0 && j0 == 0) m[0] = m[2] = acc[0][0], m[1] = m[3] = acc[0][1];
-        else if (r & 1) m[0] = maxAsSwift(m[0], acc[r][0]), m[1] = maxAsSwift(m[1], acc[r][1]);
-        else m[2] = maxAsSwift(m[2], acc[r][0]), m[3] = maxAsSwift(m[3], acc[r][1]);
+        else if (r & 1) m[0] = swiftMax(m[0], acc[r][0]), m[1] = swiftMax(m[1], acc[r][1]);
+        else m[2] = swiftMax(m[2], acc[r][0]), m[3] = swiftMax(m[3], acc[r][1]);
     }
 }
 
@@ -156,30 +153,11 @@ ALWAYS_INLINE void outputTile16(long n, long rows, const float *p, const float *
         if (r < rows) _mm512_storeu_ps(out + r * ldo, _mm512_mul_ps(_mm512_set1_ps(inverseSum[r]), acc[r]));
 }
 
-// qT[l·32 + i] = scale·Q[i, l] for i < wq, 0 for wq ≤ i < 32: two 16 × 16 tiles in registers.
-ALWAYS_INLINE void transposeQuery16(long wq, float scale, const float *q, long ldq, float *qT) {
-    const __m512 f = _mm512_set1_ps(scale);
-#pragma clang loop unroll(full)
-    for (int t = 0; t < 2; ++t) {
-        __m512 r[16];
-        if (16 * t + 16 <= wq) {
-#pragma clang loop unroll(full)
-            for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(q + (16 * t + i) * ldq);
-        } else {
-#pragma clang loop unroll(full)
-            for (int i = 0; i < 16; ++i) r[i] = 16 * t + i < wq ? _mm512_loadu_ps(q + (16 * t + i) * ldq) : _mm512_setzero_ps();
-        }
-        transpose16(r);
-#pragma clang loop unroll(full)
-        for (int l = 0; l < 16; ++l) _mm512_storeu_ps(qT + 32 * l + 16 * t, _mm512_mul_ps(f, r[l]));
-    }
-}
-
 // One head and query block at dh = 16. work: qT [16, 32], Sᵀ [n, 32], max/sum/inverse [3, 32].
 static void forwardBlock16(long wq, long n, float scale, const float *q, long ldq, const float *kh, long ldk,
                            const float *vh, long ldv, float *out, long ldo, float *lse, float *sums, float *work) {
     float *qT = work, *s = qT + 16 * 32, *max = s + n * 32, *sum = max + 32, *inverseSum = sum + 32;
-    transposeQuery16(wq, scale, q, ldq, qT);
+    armmt_avx512_transpose_scaled(wq, 16, scale, q, ldq, qT, 32);
     __m512 m[4];
     long j0 = 0;
     for (; j0 + KEY_TILE <= n; j0 += KEY_TILE) scoreTile16(KEY_TILE, kh, ldk, qT, s, j0, m);
@@ -188,9 +166,9 @@ static void forwardBlock16(long wq, long n, float scale, const float *q, long ld
         SCORE_REST(7) SCORE_REST(8) SCORE_REST(9) SCORE_REST(10) SCORE_REST(11)
     default: break;
     }
-    _mm512_storeu_ps(max, maxAsSwift(m[0], m[2]));
-    _mm512_storeu_ps(max + 16, maxAsSwift(m[1], m[3]));
-    armmt_avx512_exp_columns(s, n, 32, max, sum, inverseSum);
+    _mm512_storeu_ps(max, swiftMax(m[0], m[2]));
+    _mm512_storeu_ps(max + 16, swiftMax(m[1], m[3]));
+    armmt_avx512_exp_columns32(s, n, max, sum, inverseSum);
     for (long i0 = 0; i0 < wq; i0 += 16)
         outputTile16(n, wq - i0 < 16 ? wq - i0 : 16, s + i0, vh, ldv, inverseSum + i0, out + i0 * ldo, ldo);
     for (long i = 0; i < wq; ++i) lse[i] = max[i], sums[i] = sum[i];

@@ -7,7 +7,7 @@
 // armmt_cpu_has_avx512_skx checks), whatever the target of the rest of the build.
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "avx512_inline.h"
 
 // The reduction's block length: B's KC × 64 panel (KC·256 bytes) within L1/L2.
 #ifndef KC

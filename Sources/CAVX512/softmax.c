@@ -9,11 +9,7 @@
 // behind the code's back.
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-// Swift's `VectorMath.max(a, b)` (b where b > a, else a) is x86's max with its operands
-// swapped: _mm512_max_ps(x, y) gives x where x > y, else y (NaN included).
-ALWAYS_INLINE __m512 swiftMax(__m512 a, __m512 b) { return _mm512_max_ps(b, a); }
+#include "avx512_inline.h"
 
 // fma(a, b, c) = a·b + c in one rounding, as VectorMath.fma.
 ALWAYS_INLINE __m512 fmaS(__m512 a, __m512 b, float c) { return _mm512_fmadd_ps(a, b, _mm512_set1_ps(c)); }
@@ -84,30 +80,45 @@ ALWAYS_INLINE __m512 log16(__m512 x) {
 // Lanes g … g + 15 of a row lq8 wide (a multiple of 8): the last group may be 8 lanes.
 ALWAYS_INLINE __mmask16 groupLanes(long lq8, long g) { return lq8 - g >= 16 ? (__mmask16)0xffff : (__mmask16)0x00ff; }
 
-// Pᵀ = e^(Sᵀ − m) in place over rows j < n of one 16-lane group (row stride ld), the sums
-// in two chains (even and odd rows) added at the end, as the Swift loop does.
-ALWAYS_INLINE void expGroup(float *col, long n, long ld, __mmask16 lanes, __m512 m, float *sum, float *inverseSum) {
-#define LOAD(j) _mm512_maskz_loadu_ps(lanes, col + (j) * ld)
-    __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+// Pᵀ = e^(Sᵀ − m) in place over rows j < n (row stride ld) of G 16-lane groups side by side
+// (group g: columns 16g …, lanes[g] of them, max m[g]), the sums of each group in two chains
+// (even and odd rows) added at the end, as the Swift loop does. G = 2 runs both groups of a
+// 32-lane row in one loop: four independent exponentials per step keep the FMA pipes busy,
+// where two left them waiting on the polynomial's chain.
+ALWAYS_INLINE void expGroups(const int G, float *s, long n, long ld, const __mmask16 *lanes, const __m512 *m,
+                             float *sum, float *inverseSum) {
+    __m512 even[2], odd[2];
+#pragma clang loop unroll(full)
+    for (int g = 0; g < G; ++g) even[g] = odd[g] = _mm512_setzero_ps();
     long j = 0;
-    for (; j + 1 < n; j += 2) {
-        const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
-        const __m512 e1 = expNotAbove88(_mm512_sub_ps(LOAD(j + 1), m));
-        _mm512_mask_storeu_ps(col + j * ld, lanes, e0);
-        _mm512_mask_storeu_ps(col + (j + 1) * ld, lanes, e1);
-        sum0 = _mm512_add_ps(sum0, e0);
-        sum1 = _mm512_add_ps(sum1, e1);
+    for (; j + 1 < n; j += 2)
+#pragma clang loop unroll(full)
+        for (int g = 0; g < G; ++g) {
+            float *r = s + j * ld + 16 * g;
+            const __m512 e0 = expNotAbove88(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes[g], r), m[g]));
+            const __m512 e1 = expNotAbove88(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes[g], r + ld), m[g]));
+            _mm512_mask_storeu_ps(r, lanes[g], e0);
+            _mm512_mask_storeu_ps(r + ld, lanes[g], e1);
+            even[g] = _mm512_add_ps(even[g], e0);
+            odd[g] = _mm512_add_ps(odd[g], e1);
+        }
+    if (j < n)
+#pragma clang loop unroll(full)
+        for (int g = 0; g < G; ++g) {
+            float *r = s + j * ld + 16 * g;
+            const __m512 e0 = expNotAbove88(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes[g], r), m[g]));
+            _mm512_mask_storeu_ps(r, lanes[g], e0);
+            even[g] = _mm512_add_ps(even[g], e0);
+        }
+#pragma clang loop unroll(full)
+    for (int g = 0; g < G; ++g) {
+        const __m512 total = _mm512_add_ps(even[g], odd[g]);
+        _mm512_mask_storeu_ps(inverseSum + 16 * g, lanes[g], _mm512_div_ps(_mm512_set1_ps(1.0f), total));
+        _mm512_mask_storeu_ps(sum + 16 * g, lanes[g], total);
     }
-    if (j < n) {
-        const __m512 e0 = expNotAbove88(_mm512_sub_ps(LOAD(j), m));
-        _mm512_mask_storeu_ps(col + j * ld, lanes, e0);
-        sum0 = _mm512_add_ps(sum0, e0);
-    }
-#undef LOAD
-    const __m512 total = _mm512_add_ps(sum0, sum1);
-    _mm512_mask_storeu_ps(inverseSum, lanes, _mm512_div_ps(_mm512_set1_ps(1.0f), total));
-    _mm512_mask_storeu_ps(sum, lanes, total);
 }
+
+static const __mmask16 bothGroups[2] = {0xffff, 0xffff};
 
 void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum) {
     for (long g = 0; g < lq8; g += 16) {
@@ -122,50 +133,16 @@ void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *ma
         }
         if (j < n) m0 = swiftMax(m0, _mm512_maskz_loadu_ps(lanes, col + j * lq8));
         const __m512 m = swiftMax(m0, m1);
-        expGroup(col, n, lq8, lanes, m, sum + g, inverseSum + g);
+        expGroups(1, col, n, lq8, &lanes, &m, sum + g, inverseSum + g);
         _mm512_mask_storeu_ps(max + g, lanes, m);
     }
     for (long j = n; j < n4; ++j)
         for (long c = 0; c < lq8; c += 16) _mm512_mask_storeu_ps(s + j * lq8 + c, groupLanes(lq8, c), _mm512_setzero_ps());
 }
 
-// expGroup over both 16-lane groups of 32-lane rows in one loop: four independent
-// exponentials per step keep the FMA pipes busy where two left them waiting on the
-// polynomial's chain. Each group's sums take the rows in the same order as expGroup.
-ALWAYS_INLINE void expGroups32(float *s, long n, const float *max, float *sum, float *inverseSum) {
-    const __m512 ma = _mm512_loadu_ps(max), mb = _mm512_loadu_ps(max + 16);
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-    long j = 0;
-    for (; j + 1 < n; j += 2) {
-        float *r0 = s + 32 * j, *r1 = r0 + 32;
-        const __m512 ea0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0), ma));
-        const __m512 eb0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0 + 16), mb));
-        const __m512 ea1 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r1), ma));
-        const __m512 eb1 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r1 + 16), mb));
-        _mm512_storeu_ps(r0, ea0), _mm512_storeu_ps(r0 + 16, eb0);
-        _mm512_storeu_ps(r1, ea1), _mm512_storeu_ps(r1 + 16, eb1);
-        a0 = _mm512_add_ps(a0, ea0), b0 = _mm512_add_ps(b0, eb0);
-        a1 = _mm512_add_ps(a1, ea1), b1 = _mm512_add_ps(b1, eb1);
-    }
-    if (j < n) {
-        float *r0 = s + 32 * j;
-        const __m512 ea0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0), ma));
-        const __m512 eb0 = expNotAbove88(_mm512_sub_ps(_mm512_loadu_ps(r0 + 16), mb));
-        _mm512_storeu_ps(r0, ea0), _mm512_storeu_ps(r0 + 16, eb0);
-        a0 = _mm512_add_ps(a0, ea0), b0 = _mm512_add_ps(b0, eb0);
-    }
-    const __m512 ta = _mm512_add_ps(a0, a1), tb = _mm512_add_ps(b0, b1), one = _mm512_set1_ps(1.0f);
-    _mm512_storeu_ps(sum, ta), _mm512_storeu_ps(sum + 16, tb);
-    _mm512_storeu_ps(inverseSum, _mm512_div_ps(one, ta)), _mm512_storeu_ps(inverseSum + 16, _mm512_div_ps(one, tb));
-}
-
-void armmt_avx512_exp_columns(float *s, long n, long ld, const float *max, float *sum, float *inverseSum) {
-    if (ld == 32) {
-        expGroups32(s, n, max, sum, inverseSum);
-        return;
-    }
-    for (long g = 0; g < ld; g += 16)
-        expGroup(s + g, n, ld, groupLanes(ld, g), _mm512_loadu_ps(max + g), sum + g, inverseSum + g);
+void armmt_avx512_exp_columns32(float *s, long n, const float *max, float *sum, float *inverseSum) {
+    const __m512 m[2] = {_mm512_loadu_ps(max), _mm512_loadu_ps(max + 16)};
+    expGroups(2, s, n, 32, bothGroups, m, sum, inverseSum);
 }
 
 void armmt_avx512_add_log(long count, float *x, const float *y) {
@@ -176,46 +153,40 @@ void armmt_avx512_add_log(long count, float *x, const float *y) {
     }
 }
 
-// The step below for 32-lane rows, both 16-lane groups in one loop: two exponentials and two
-// chains of D per row, where one group at a time left the core waiting on each exp and its FMA.
-ALWAYS_INLINE void scoreGradient32(float *s, float *dP, long n, const float *lse) {
-    const __m512 la = _mm512_loadu_ps(lse), lb = _mm512_loadu_ps(lse + 16);
-    __m512 da = _mm512_setzero_ps(), db = da;
-    for (long j = 0; j < n; ++j) {
-        float *r = s + 32 * j;
-        const __m512 pa = exp16(_mm512_sub_ps(_mm512_loadu_ps(r), la));
-        const __m512 pb = exp16(_mm512_sub_ps(_mm512_loadu_ps(r + 16), lb));
-        _mm512_storeu_ps(r, pa), _mm512_storeu_ps(r + 16, pb);
-        da = _mm512_fmadd_ps(pa, _mm512_loadu_ps(dP + 32 * j), da);
-        db = _mm512_fmadd_ps(pb, _mm512_loadu_ps(dP + 32 * j + 16), db);
-    }
-    for (long j = 0; j < n; ++j) {
-        const float *r = s + 32 * j;
-        float *d = dP + 32 * j;
-        _mm512_storeu_ps(d, _mm512_mul_ps(_mm512_loadu_ps(r), _mm512_sub_ps(_mm512_loadu_ps(d), da)));
-        _mm512_storeu_ps(d + 16, _mm512_mul_ps(_mm512_loadu_ps(r + 16), _mm512_sub_ps(_mm512_loadu_ps(d + 16), db)));
-    }
+// The step below for G 16-lane groups side by side (as in expGroups). G = 2 runs both groups
+// of a 32-lane row in one loop, two exponentials and two chains of D per row, where one group
+// at a time left the core waiting on each exp and its FMA.
+ALWAYS_INLINE void scoreGradientGroups(const int G, float *s, float *dP, long n, long ld, const __mmask16 *lanes,
+                                       const float *lse) {
+    __m512 l[2], d[2];
+#pragma clang loop unroll(full)
+    for (int g = 0; g < G; ++g) l[g] = _mm512_maskz_loadu_ps(lanes[g], lse + 16 * g), d[g] = _mm512_setzero_ps();
+    for (long j = 0; j < n; ++j)
+#pragma clang loop unroll(full)
+        for (int g = 0; g < G; ++g) {
+            float *r = s + j * ld + 16 * g;
+            const __m512 p = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes[g], r), l[g]));
+            _mm512_mask_storeu_ps(r, lanes[g], p);
+            d[g] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(lanes[g], dP + j * ld + 16 * g), d[g]);
+        }
+    for (long j = 0; j < n; ++j)
+#pragma clang loop unroll(full)
+        for (int g = 0; g < G; ++g) {
+            const float *r = s + j * ld + 16 * g;
+            float *dr = dP + j * ld + 16 * g;
+            const __m512 p = _mm512_maskz_loadu_ps(lanes[g], r), dp = _mm512_maskz_loadu_ps(lanes[g], dr);
+            _mm512_mask_storeu_ps(dr, lanes[g], _mm512_mul_ps(p, _mm512_sub_ps(dp, d[g])));
+        }
 }
 
 void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse) {
     if (lq8 == 32)
-        scoreGradient32(s, dP, n, lse);
+        scoreGradientGroups(2, s, dP, n, lq8, bothGroups, lse);
     else
         for (long g = 0; g < lq8; g += 16) {
-        const __mmask16 lanes = groupLanes(lq8, g);
-        float *col = s + g, *dcol = dP + g;
-        const __m512 l = _mm512_maskz_loadu_ps(lanes, lse + g);
-        __m512 d = _mm512_setzero_ps();
-        for (long j = 0; j < n; ++j) {
-            const __m512 pj = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, col + j * lq8), l));
-            _mm512_mask_storeu_ps(col + j * lq8, lanes, pj);
-            d = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(lanes, dcol + j * lq8), d);
+            const __mmask16 lanes = groupLanes(lq8, g);
+            scoreGradientGroups(1, s + g, dP + g, n, lq8, &lanes, lse + g);
         }
-        for (long j = 0; j < n; ++j) {
-            const __m512 p = _mm512_maskz_loadu_ps(lanes, col + j * lq8), dp = _mm512_maskz_loadu_ps(lanes, dcol + j * lq8);
-            _mm512_mask_storeu_ps(dcol + j * lq8, lanes, _mm512_mul_ps(p, _mm512_sub_ps(dp, d)));
-        }
-    }
     for (long j = n; j < n4; ++j)
         for (long c = 0; c < lq8; c += 16) {
             _mm512_mask_storeu_ps(s + j * lq8 + c, groupLanes(lq8, c), _mm512_setzero_ps());
@@ -229,16 +200,14 @@ void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, 
 
 // Never called off x86-64 (armmt_cpu_has_avx512_skx() is 0 there); defined so the module links.
 void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum) {
-    (void)s, (void)n, (void)n4, (void)lq8, (void)lse, (void)inverseSum;
     __builtin_trap();
 }
 
-void armmt_avx512_exp_columns(float *s, long n, long ld, const float *max, float *sum, float *inverseSum) {
+void armmt_avx512_exp_columns32(float *s, long n, const float *max, float *sum, float *inverseSum) {
     __builtin_trap();
 }
 
 void armmt_avx512_probabilities_and_score_gradient(float *s, float *dP, long n, long n4, long lq8, const float *lse) {
-    (void)s, (void)dP, (void)n, (void)n4, (void)lq8, (void)lse;
     __builtin_trap();
 }
 

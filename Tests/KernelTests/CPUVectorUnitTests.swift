@@ -186,7 +186,7 @@ final class CPUVectorUnitTests: XCTestCase {
         XCTAssertEqual(cInv.map(\.bitPattern), swift.inverseSum.map(\.bitPattern), "1/Σ")
     }
 
-    /// `armmt_avx512_exp_columns`, the dh = 16 forward's exponentials (both 16-lane groups of a
+    /// `armmt_avx512_exp_columns32`, the dh = 16 forward's exponentials (both 16-lane groups of a
     /// 32-lane row in one loop), with the max given: Pᵀ, Σ and 1/Σ have the bits of the Swift
     /// softmax, lse = max + log Σ too, on `softmaxEdgeCase`'s scores, for an odd and an even key
     /// count (the loop's one-row tail and none).
@@ -197,7 +197,7 @@ final class CPUVectorUnitTests: XCTestCase {
             let swift = softmaxEdgeCase(n: n, n4: (n + 3) / 4 * 4, lq8: lq8, seed: 79 + UInt64(n))
             var max = (0..<lq8).map { c in (0..<n).map { swift.scores[$0 * lq8 + c] }.max()! }
             var cS = swift.scores, cSum = [Float](repeating: .nan, count: lq8), cInv = cSum
-            armmt_avx512_exp_columns(&cS, n, lq8, max, &cSum, &cInv)
+            armmt_avx512_exp_columns32(&cS, n, max, &cSum, &cInv)
             armmt_avx512_add_log(lq8, &max, cSum)
             XCTAssertTrue(cS.contains { $0 > 0 && $0 < 2e-38 } && cS.contains { $0 == 0 }, "the exp's edges are not reached")
             XCTAssertEqual(cS[..<(n * lq8)].map(\.bitPattern), swift.p[..<(n * lq8)].map(\.bitPattern), "Pᵀ, n = \(n)")

@@ -67,9 +67,9 @@ void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask,
 /// armmt_avx512_add_log); rows n..<n4 set to 0. lq8 a multiple of 8, n ≥ 1.
 void armmt_avx512_softmax_columns(float *s, long n, long n4, long lq8, float *max, float *sum, float *inverseSum);
 
-/// The exponentials of armmt_avx512_softmax_columns with the per-query max given (`ld`
-/// lanes, a multiple of 16): Pᵀ = e^(Sᵀ − max) in place over rows j < n, sum = Σ, inverseSum = 1/Σ.
-void armmt_avx512_exp_columns(float *s, long n, long ld, const float *max, float *sum, float *inverseSum);
+/// The exponentials of armmt_avx512_softmax_columns on rows of 32 lanes, the per-query max
+/// given: Pᵀ = e^(Sᵀ − max) in place over rows j < n, sum = Σ, inverseSum = 1/Σ.
+void armmt_avx512_exp_columns32(float *s, long n, const float *max, float *sum, float *inverseSum);
 
 /// x[i] = x[i] + log y[i] for i < count, y ≥ 1 (VectorMath.log's bits): attention's
 /// lse = max + log Σ.
