@@ -28,6 +28,7 @@ checkpoint loads with `model.load_state_dict(...)`; a reader for the engine's da
 Model switches (every mode; defaults as docs/MODEL.md): --width 64 --heads 4 --blocks 1
 --embedding-width 16 --cafu-hidden 64 --modalities text,image|text|image|none --fusion cafu|concat|mean
 --gate scalar|vector --behaviour-attention on|off --mpsa multi|single|off --mpsa-qk h|r --interaction product|none --aux-weight 0.3
+--aux-input r_product|r
 --loss bce|listwise --preset prm, or --config FILE_OR_JSON holding the same keys (flags win).
 A checkpoint whose safetensors metadata has a "config" JSON entry supplies the base config.
 Self-check: python3 scripts/test_torch_armmt.py
@@ -47,7 +48,7 @@ import torch.nn.functional as F
 
 DEFAULTS = dict(width=64, heads=4, blocks=1, embedding_width=16, cafu_hidden=64,
                 modalities=["text", "image"], fusion="cafu", gate="scalar", behaviour_attention=True,
-                mpsa="multi", mpsa_qk="h", interaction="product", aux_weight=0.3, loss="bce", preset=None, seed=0)
+                mpsa="multi", mpsa_qk="h", interaction="product", aux_weight=0.3, aux_input="r_product", loss="bce", preset=None, seed=0)
 NEG = torch.finfo(torch.float32).min  # a masked logit: exp(NEG - max) == 0, and never NaN
 
 
@@ -63,6 +64,7 @@ def resolve_config(cfg):
     assert c["fusion"] in ("cafu", "concat", "mean") and c["gate"] in ("scalar", "vector")
     assert c["mpsa"] in ("multi", "single", "off") and c["loss"] in ("bce", "listwise")
     assert c["interaction"] in ("product", "none"), c["interaction"]
+    assert c["aux_input"] in ("r_product", "r"), c["aux_input"]
     assert c["mpsa_qk"] in ("h", "r"), c["mpsa_qk"]
     assert c["width"] % c["heads"] == 0, "heads must divide width"
     assert c["mpsa"] != "multi" or c["heads"] % 2 == 0, "mpsa=multi needs an even number of heads"
@@ -182,7 +184,7 @@ class MPSABlock(nn.Module):
 
 
 class MLP(nn.Module):
-    """fc1 → ReLU → fc2 (→ ReLU → fc3): the main head (4d → 2d → d → T) and the aux head (3d → d → 1)."""
+    """fc1 → ReLU → fc2 (→ ReLU → fc3): the main head (4d or 5d → 2d → d → T) and the aux head (3d or 4d → d → 1)."""
 
     def __init__(self, sizes):
         super().__init__()
@@ -234,7 +236,9 @@ class ARMMT(nn.Module):
         # r_item ⊙ r_pers joins the head's input when both CAFU units exist (switch interaction).
         self.interacts = c["interaction"] == "product" and M > 0 and self.use_beh
         self.head = MLP([(5 if self.interacts else 4) * d, 2 * d, d, dims["targets"]])
-        self.aux_head = MLP([3 * d, d, 1]) if c["aux_weight"] > 0 else None
+        # aux_input = r_product: the auxiliary head reads r_item ⊙ r_pers too (both units needed).
+        self.aux_product = c["aux_input"] == "r_product" and M > 0 and self.use_beh
+        self.aux_head = MLP([(4 if self.aux_product else 3) * d, d, 1]) if c["aux_weight"] > 0 else None
 
     def forward(self, b):
         """b: a batch dict (see `Dataset.batch`). Returns main logits [B,K,T], aux logits [B,K,1] or None,
@@ -282,7 +286,8 @@ class ARMMT(nn.Module):
             z = block(z, qk_item, qk_pers, cand_mask)
         head_in = [z, h_item, h_pers, cK] + ([r_item * r_pers] if self.interacts else [])
         logits = self.head(torch.cat(head_in, -1))
-        aux = self.aux_head(torch.cat([r_item, r_pers, cK], -1)) if self.aux_head is not None else None
+        aux_in = [r_item, r_pers, cK] + ([r_item * r_pers] if self.aux_product else [])
+        aux = self.aux_head(torch.cat(aux_in, -1)) if self.aux_head is not None else None
         return logits, aux, alpha_item, alpha_pers
 
     def losses(self, b, main_target):
@@ -574,6 +579,8 @@ def checkpoint_config(path):
         kind = model.pop("kind", "armmt")
         if kind != "armmt":
             sys.exit(f"torch_armmt: {path} is a checkpoint of a {kind!r} model, not armmt")
+        if meta.get("format_version") == "1":
+            model.setdefault("aux_input", "r")  # version 1 predates the switch (docs/TRAINING.md)
         return model
     return cfg if isinstance(cfg, dict) else {}
 
@@ -618,7 +625,7 @@ def config_from_args(a, base):
     mods = None if a.modalities is None else [m for m in a.modalities.split(",") if m and m != "none"]
     flags = dict(width=a.width, heads=a.heads, blocks=a.blocks, embedding_width=a.embedding_width,
                  cafu_hidden=a.cafu_hidden, modalities=mods, fusion=a.fusion, gate=a.gate,
-                 behaviour_attention=onoff(a.behaviour_attention), mpsa=a.mpsa, mpsa_qk=a.mpsa_qk, interaction=a.interaction, aux_weight=a.aux_weight,
+                 behaviour_attention=onoff(a.behaviour_attention), mpsa=a.mpsa, mpsa_qk=a.mpsa_qk, interaction=a.interaction, aux_weight=a.aux_weight, aux_input=a.aux_input,
                  loss=a.loss, preset=a.preset, seed=a.seed)
     cfg.update({k: v for k, v in flags.items() if v is not None})
     return cfg
@@ -662,6 +669,7 @@ def main(argv=None):
     p.add_argument("--mpsa-qk", choices=["h", "r"])
     p.add_argument("--interaction", choices=["product", "none"])
     p.add_argument("--aux-weight", type=float)
+    p.add_argument("--aux-input", choices=["r_product", "r"])
     p.add_argument("--loss", choices=["bce", "listwise"])
     p.add_argument("--preset", choices=["none", "prm"])
     a = p.parse_args(argv)

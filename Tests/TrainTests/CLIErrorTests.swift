@@ -143,7 +143,7 @@ final class CLIErrorTests: XCTestCase {
 
         // The same checkpoint with format_version 9 (same length, so the header stays valid).
         var bytes = try TrainTestSupport.fileBytes(ck)
-        let needle = Array(#""format_version":"1""#.utf8)
+        let needle = Array(#""format_version":"2""#.utf8)
         let at = try XCTUnwrap((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle })
         bytes[at + needle.count - 2] = UInt8(ascii: "9")
         let newer = dir + "/newer.safetensors"

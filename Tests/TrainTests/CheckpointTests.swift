@@ -144,6 +144,50 @@ final class CheckpointTests: XCTestCase {
         DataTestSupport.expectError(["not an armmt-gpu checkpoint"]) { _ = try Checkpoint.open(path) }
     }
 
+    /// A format-1 checkpoint predates `aux_input`: its auxiliary head read `[r_item ⊕ r_pers ⊕ c]`,
+    /// so it loads as `aux_input = r`; the same file marked format 2 takes the switch's default
+    /// and is refused naming the head's weight, whose width then differs.
+    func testVersion1CheckpointKeepsItsAuxiliaryInput() throws {
+        let data = TinyModelData.shared
+        let dir = try TrainTestSupport.runDirectory("format1")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let backend = CPUBackend()
+        var modelConfig = TinyModelData.tinyConfig()
+        modelConfig.auxInput = .r
+        var section = try XCTUnwrap(try JSONSerialization.jsonObject(with: try modelConfig.encodedJSON()) as? [String: Any])
+        section["kind"] = "armmt"
+        let config = RunConfig(model: section)
+        let model = try ARMMTModel(config: modelConfig, schema: data.schema, backend: backend, maxBatch: 4)
+        let path = dir + "/v2.safetensors"
+        try Checkpoint.save(to: path, model: model, state: TrainingState(seed: 1), config: config, schema: data.schema)
+
+        let f = try SafeTensorsFile(path: path)
+        let blobs = try f.names.map { SafeTensorBlob($0, .F32, f.info($0)!.shape, try f.floats($0)) }
+        var run = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(f.metadata["config"]).utf8)) as? [String: Any])
+        var runModel = try XCTUnwrap(run["model"] as? [String: Any])
+        XCTAssertEqual(runModel.removeValue(forKey: "aux_input") as? String, "r")
+        run["model"] = runModel
+        var metadata = f.metadata
+        metadata["config"] = String(decoding: try JSONSerialization.data(withJSONObject: run), as: UTF8.self)
+        metadata["format_version"] = "1"
+        let old = dir + "/v1.safetensors"
+        try SafeTensorsWriter.write(path: old, tensors: blobs, metadata: metadata)
+
+        let ck = try Checkpoint.open(old)
+        XCTAssertEqual(ck.config.model["aux_input"] as? String, "r")
+        let loaded = try ck.loadModel(for: data.dataset, backend: backend)
+        let auxWeight = try XCTUnwrap(loaded.parameters.first { $0.name == "aux_head.fc1.weight" })
+        XCTAssertEqual(auxWeight.shape, [8, 24])
+        XCTAssertEqual(try backend.read(auxWeight.value),
+                       try backend.read(try XCTUnwrap(model.parameters.first { $0.name == "aux_head.fc1.weight" }).value))
+
+        metadata["format_version"] = "2"
+        try SafeTensorsWriter.write(path: old, tensors: blobs, metadata: metadata)
+        DataTestSupport.expectError(["aux_head.fc1.weight", "[8, 24]", "[8, 32]"], kind: .usage) {
+            _ = try Checkpoint.open(old).loadModel(for: data.dataset, backend: backend)
+        }
+    }
+
     /// The reference reader (safetensors.numpy) loads a checkpoint: names, shapes, values, metadata.
     func testCheckpointReadsInPythonSafetensors() throws {
         try DataTestSupport.requirePythonWithSafetensors()

@@ -26,7 +26,7 @@ final class ModelConfigTests: XCTestCase {
     func testDecodesEveryKeyAndRoundTrips() throws {
         let c = try decode("""
         {"modalities": ["image"], "fusion": "concat", "gate": "vector", "behaviour_attention": false, "mpsa": "single",
-         "mpsa_qk": "r", "aux_weight": 0.5, "loss": "listwise", "width": 32, "heads": 2, "blocks": 2, "embedding_width": 8,
+         "mpsa_qk": "r", "interaction": "none", "aux_weight": 0.5, "aux_input": "r", "loss": "listwise", "width": 32, "heads": 2, "blocks": 2, "embedding_width": 8,
          "cafu_hidden": 16, "seed": 9}
         """)
         XCTAssertEqual(c.modalities, [.image])
@@ -35,7 +35,9 @@ final class ModelConfigTests: XCTestCase {
         XCTAssertFalse(c.behaviourAttention)
         XCTAssertEqual(c.mpsa, .single)
         XCTAssertEqual(c.mpsaQueryKey, .r)
+        XCTAssertEqual(c.interaction, HeadInteraction.none)
         XCTAssertEqual(c.auxWeight, 0.5)
+        XCTAssertEqual(c.auxInput, .r)
         XCTAssertEqual(c.loss, .listwise)
         XCTAssertEqual([c.width, c.heads, c.blocks, c.embeddingWidth, c.cafuHidden], [32, 2, 2, 8, 16])
         XCTAssertEqual(c.seed, 9)
@@ -66,6 +68,7 @@ final class ModelConfigTests: XCTestCase {
         assertUsageError(try decode(#"{"modalities": ["audio"]}"#), mentions: "modalities")
         assertUsageError(try decode(#"{"width": "wide"}"#), mentions: "width")
         assertUsageError(try decode(#"{"mpsa_qk": "u"}"#), mentions: "mpsa_qk")
+        assertUsageError(try decode(#"{"aux_input": "product"}"#), mentions: "aux_input")
         func invalid(_ change: (inout ModelConfig) -> Void, _ key: String, file: StaticString = #filePath, line: UInt = #line) {
             var c = ModelConfig()
             change(&c)

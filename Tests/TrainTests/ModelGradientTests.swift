@@ -10,7 +10,7 @@ final class ModelGradientTests: XCTestCase {
     func testOpenCLGradientsEqualCPU() throws {
         guard !OpenCLInventory.shared.devices.isEmpty else { throw XCTSkip("no OpenCL device") }
         let cl = try OpenCLBackend(deviceIndex: 0)
-        for config in [TinyModelData.tinyConfig(), vectorGateConfig(), queryKeyFromRConfig()] {
+        for config in [TinyModelData.tinyConfig(), vectorGateConfig(), queryKeyFromRConfig(), auxOnlyProductConfig()] {
             let cpuModel = try ARMMTModel(config: config, schema: data.schema, backend: CPUBackend(), maxBatch: 4)
             let clModel = try ARMMTModel(config: config, schema: data.schema, backend: cl, maxBatch: 4)
             let batch = try data.batch([0, 1, 2])
@@ -56,10 +56,22 @@ final class ModelGradientTests: XCTestCase {
         return c
     }
 
+    /// `r_item ⊙ r_pers` read by the auxiliary head alone (`interaction = none`), with λ large
+    /// enough that the auxiliary path dominates the CAFU units' gradients: a product gradient
+    /// that did not reach r_item or r_pers shows in the finite differences.
+    private func auxOnlyProductConfig() -> ModelConfig {
+        var c = TinyModelData.tinyConfig()
+        c.interaction = .none
+        c.auxInput = .rProduct
+        c.auxWeight = 4
+        return c
+    }
+
     /// Central differences of the total loss along a random direction of one parameter,
     /// against the analytic directional derivative Σ grad·δ.
     func testFiniteDifferencesMatchAnalyticGradients() throws {
-        for config in [TinyModelData.tinyConfig(), vectorGateConfig(), queryKeyFromRConfig()] {
+        for config in [TinyModelData.tinyConfig(), vectorGateConfig(), queryKeyFromRConfig(), auxOnlyProductConfig(),
+                       TinyModelData.tinyConfig().with { $0.auxInput = .r }] {
             let model = try ARMMTModel(config: config, schema: data.schema, backend: CPUBackend(), maxBatch: 4)
             try ModelTestSupport.assertFiniteDifferences(model, data, rngSeed: 99, ["item_cat_emb.0.weight", "user_emb.1.weight", "cafu_item.fc1.weight",
                                                 "cafu_pers.fc2.weight", "behaviour_attn.text.k_proj.weight",

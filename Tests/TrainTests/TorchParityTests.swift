@@ -44,6 +44,7 @@ final class TorchParityTests: XCTestCase {
         }
     }
     func testNoInteraction() throws { try check("interaction-none") { $0.interaction = .none } }
+    func testAuxInputR() throws { try check("aux-input-r") { $0.auxInput = .r } }
     func testNoBehaviourAttention() throws { try check("behaviour-off") { $0.behaviourAttention = false } }
     func testTextOnly() throws { try check("text-only") { $0.modalities = [.text] } }
     func testImageOnlyVectorGate() throws {

@@ -33,6 +33,8 @@ public final class ARMMTModel: TrainableModel {
     let blocks: [MPSABlock]
     let head: HeadMLP
     let aux: HeadMLP?
+    /// Width of the auxiliary head's input: 3d, or 4d with `aux_input = r_product`.
+    private let auxWidth: Int
 
     // Activations.
     private let e: Tensor
@@ -48,9 +50,11 @@ public final class ARMMTModel: TrainableModel {
     private let dRIP: Tensor?
     /// Width of the main head's input: 4d, or 5d with the `interaction` product.
     private let headWidth: Int
-    /// `[N, d]`: `r_item ⊙ r_pers` in the forward, its gradient in the backward; nil without
-    /// the product (switch off, no modality or no personalized branch).
+    /// `[N, d]`: `r_item ⊙ r_pers` in the forward, its gradient in the backward; nil when
+    /// neither head reads it (switches, no modality or no personalized branch).
     private let interaction: Tensor?
+    private let headReadsProduct: Bool
+    private let auxReadsProduct: Bool
     private let u: Tensor
     // Gradients of activations.
     private let dE: Tensor
@@ -89,10 +93,13 @@ public final class ARMMTModel: TrainableModel {
         persFusion = s.personalized ? try FusionUnit(f, s, name: "cafu_pers", kind: config.fusion) : nil
         joint = try Linear(f, "joint", inputs: 2 * d, outputs: d)
         blocks = config.mpsa == .off ? [] : try (0..<config.blocks).map { try MPSABlock(f, s, index: $0) }
-        let interacts = config.interaction == .product && m > 0 && s.personalized
-        headWidth = (interacts ? 5 : 4) * d
+        let bothUnits = m > 0 && s.personalized
+        headReadsProduct = config.interaction == .product && bothUnits
+        auxReadsProduct = s.hasAux && config.auxInput == .rProduct && bothUnits
+        headWidth = (headReadsProduct ? 5 : 4) * d
+        auxWidth = (auxReadsProduct ? 4 : 3) * d
         head = try HeadMLP(f, "head", rows: n, widths: [headWidth, 2 * d, d, s.targets])
-        aux = s.hasAux ? try HeadMLP(f, "aux_head", rows: n, widths: [3 * d, d, 1]) : nil
+        aux = s.hasAux ? try HeadMLP(f, "aux_head", rows: n, widths: [auxWidth, d, 1]) : nil
         parameters = f.created
 
         inputs = try ModelInputs(s, backend: be)
@@ -105,7 +112,7 @@ public final class ARMMTModel: TrainableModel {
         let qkFromR = config.mpsa == .multi && config.mpsaQueryKey == .r
         rIP = qkFromR ? try be.makeTensor([n, 2 * d]) : nil
         dRIP = qkFromR ? try be.makeTensor([n, 2 * d]) : nil
-        interaction = interacts ? try be.makeTensor([n, d]) : nil
+        interaction = headReadsProduct || auxReadsProduct ? try be.makeTensor([n, d]) : nil
         u = try be.makeTensor([n, d])
         dE = try be.makeTensor([n, d])
         dC = try be.makeTensor([b, d])
@@ -199,20 +206,26 @@ public final class ARMMTModel: TrainableModel {
         try be.copyColumns(rows: n, cols: 2 * d, from: Slab(hIP), to: Slab(head.input, ld: hw, offset: d))
         try be.copyColumns(rows: n, cols: d, from: Slab(c), to: Slab(head.input, ld: hw, offset: 3 * d), repeatRows: s.k)
         if let interaction, let itemFusion, let persFusion {
-            // ⊕ r_item ⊙ r_pers: the candidate's match with the user, which the MLP would
+            // r_item ⊙ r_pers: the candidate's match with the user, which an MLP would
             // otherwise have to build as a product of its inputs (RESULTS.md).
             try be.multiply(itemFusion.r, persFusion.r, out: interaction, accumulate: false)
-            try be.copyColumns(rows: n, cols: d, from: Slab(interaction), to: Slab(head.input, ld: hw, offset: 4 * d))
+            if headReadsProduct {
+                try be.copyColumns(rows: n, cols: d, from: Slab(interaction), to: Slab(head.input, ld: hw, offset: 4 * d))
+            }
         }
         try head.forward(be)
         if training, let aux {
-            // Auxiliary input [r_item ⊕ r_pers ⊕ c].
+            // Auxiliary input [r_item ⊕ r_pers ⊕ c (⊕ r_item ⊙ r_pers)].
+            let aw = auxWidth
             for (half, fusion) in [itemFusion, persFusion].enumerated() {
                 if let fusion {
-                    try be.copyColumns(rows: n, cols: d, from: Slab(fusion.r), to: Slab(aux.input, ld: 3 * d, offset: half * d))
+                    try be.copyColumns(rows: n, cols: d, from: Slab(fusion.r), to: Slab(aux.input, ld: aw, offset: half * d))
                 }
             }
-            try be.copyColumns(rows: n, cols: d, from: Slab(c), to: Slab(aux.input, ld: 3 * d, offset: 2 * d), repeatRows: s.k)
+            try be.copyColumns(rows: n, cols: d, from: Slab(c), to: Slab(aux.input, ld: aw, offset: 2 * d), repeatRows: s.k)
+            if auxReadsProduct, let interaction {
+                try be.copyColumns(rows: n, cols: d, from: Slab(interaction), to: Slab(aux.input, ld: aw, offset: 3 * d))
+            }
             try aux.forward(be)
         }
     }
@@ -262,13 +275,19 @@ public final class ARMMTModel: TrainableModel {
                                    accumulate: true)
             }
             if let aux {
-                try be.copyColumns(rows: n, cols: d, from: Slab(aux.dInput, ld: 3 * d, offset: half * d), to: Slab(fusion.dR),
+                try be.copyColumns(rows: n, cols: d, from: Slab(aux.dInput, ld: auxWidth, offset: half * d), to: Slab(fusion.dR),
                                    accumulate: true)
             }
         }
         if let interaction, let itemFusion, let persFusion {
-            // ∂(r_item ⊙ r_pers): the product's input buffer now holds its gradient.
-            try be.copyColumns(rows: n, cols: d, from: Slab(head.dInput, ld: hw, offset: 4 * d), to: Slab(interaction))
+            // ∂(r_item ⊙ r_pers): the product's buffer now holds its gradient from both heads.
+            if headReadsProduct {
+                try be.copyColumns(rows: n, cols: d, from: Slab(head.dInput, ld: hw, offset: 4 * d), to: Slab(interaction))
+            }
+            if auxReadsProduct, let aux {
+                try be.copyColumns(rows: n, cols: d, from: Slab(aux.dInput, ld: auxWidth, offset: 3 * d), to: Slab(interaction),
+                                   accumulate: headReadsProduct)
+            }
             try be.multiply(interaction, persFusion.r, out: itemFusion.dR, accumulate: true)
             try be.multiply(interaction, itemFusion.r, out: persFusion.dR, accumulate: true)
         }
@@ -288,7 +307,7 @@ public final class ARMMTModel: TrainableModel {
         try be.copyColumns(rows: n, cols: d, from: Slab(dEPos), to: Slab(dE))
         try be.sumRows(groups: b, size: s.k, cols: d, from: Slab(head.dInput, ld: hw, offset: 3 * d), to: Slab(dC))
         if let aux {
-            try be.sumRows(groups: b, size: s.k, cols: d, from: Slab(aux.dInput, ld: 3 * d, offset: 2 * d), to: Slab(dC),
+            try be.sumRows(groups: b, size: s.k, cols: d, from: Slab(aux.dInput, ld: auxWidth, offset: 2 * d), to: Slab(dC),
                            accumulate: true)
         }
         for fusion in [itemFusion, persFusion] {

@@ -44,6 +44,15 @@ public enum HeadInteraction: String, Codable, Sendable, CaseIterable {
     case none
 }
 
+/// What the auxiliary head reads (switch `aux_input`).
+public enum AuxInput: String, Codable, Sendable, CaseIterable {
+    /// `[r_item ⊕ r_pers ⊕ c ⊕ r_item ⊙ r_pers]`, the product only when both CAFU units exist:
+    /// the auxiliary loss then trains the candidate–user match directly (RESULTS.md).
+    case rProduct = "r_product"
+    /// `[r_item ⊕ r_pers ⊕ c]`, as ARMMT-SPEC §2 writes it.
+    case r
+}
+
 /// The main loss (switch `loss`).
 public enum MainLoss: String, Codable, Sendable, CaseIterable {
     case bce, listwise
@@ -72,6 +81,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var interaction: HeadInteraction = .product
     /// λ: weight of the auxiliary loss; 0 removes the auxiliary head and its parameters.
     public var auxWeight: Float = 0.3
+    public var auxInput: AuxInput = .rProduct
     public var loss: MainLoss = .bce
     public var preset: ModelPreset? = nil
     /// d, the model width.
@@ -106,6 +116,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case mpsaQueryKey = "mpsa_qk"
         case interaction
         case auxWeight = "aux_weight"
+        case auxInput = "aux_input"
         case loss, preset, width, heads, blocks
         case embeddingWidth = "embedding_width"
         case cafuHidden = "cafu_hidden"
@@ -188,6 +199,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if let v = try choice(.mpsaQueryKey, MPSAQueryKey.self) { mpsaQueryKey = v }
         if let v = try choice(.interaction, HeadInteraction.self) { interaction = v }
         if let v = try value(.auxWeight, Float.self) { auxWeight = v }
+        if let v = try choice(.auxInput, AuxInput.self) { auxInput = v }
         if let v = try choice(.loss, MainLoss.self) { loss = v }
         if let v = try value(.width, Int.self) { width = v }
         if let v = try value(.heads, Int.self) { heads = v }
@@ -208,6 +220,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         try c.encode(mpsaQueryKey, forKey: .mpsaQueryKey)
         try c.encode(interaction, forKey: .interaction)
         try c.encode(auxWeight, forKey: .auxWeight)
+        try c.encode(auxInput, forKey: .auxInput)
         try c.encode(loss, forKey: .loss)
         try c.encodeIfPresent(preset, forKey: .preset)
         try c.encode(width, forKey: .width)

@@ -104,7 +104,9 @@ public enum SchemaFingerprint {
 /// temporary file in the same directory, fsync, rename; a crash leaves the previous file intact.
 public enum Checkpoint {
     public static let formatName = "armmt-checkpoint"
-    public static let formatVersion = 1
+    /// 2: the ARMMT model section gained `aux_input`, whose default (`r_product`) widens the
+    /// auxiliary head; version 1 files are read with their head's `r`.
+    public static let formatVersion = 2
 
     public static func optimizerNames(_ name: String) -> (expAvg: String, expAvgSq: String) {
         ("optimizer.\(name).exp_avg", "optimizer.\(name).exp_avg_sq")
@@ -198,7 +200,13 @@ public struct CheckpointFile {
         guard let c = m["config"], let s = m["schema"], let f = m["schema_fingerprint"], let k = m["model_kind"] else {
             throw EngineError.runtime("\(path): checkpoint metadata lacks config, schema, schema_fingerprint or model_kind")
         }
-        config = try RunConfig.decode(Data(c.utf8), what: "\(path): metadata config")
+        var decoded = try RunConfig.decode(Data(c.utf8), what: "\(path): metadata config")
+        if v < 2, decoded.modelKind == RunConfig.defaultModelKind, decoded.model["aux_input"] == nil {
+            var section = decoded.model
+            section["aux_input"] = AuxInput.r.rawValue
+            decoded.setModel(section)
+        }
+        config = decoded
         modelKind = k
         schemaFingerprint = f
         schemaJSON = Data(s.utf8)
