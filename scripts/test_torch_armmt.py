@@ -77,11 +77,13 @@ def expected_params(cfg, dims):
         ln(f"mpsa.{b}.norm2")
         lin(f"mpsa.{b}.ffn.fc1", 4 * d, d)
         lin(f"mpsa.{b}.ffn.fc2", d, 4 * d)
-    lin("head.fc1", 2 * d, 4 * d)
+    # r_item ⊙ r_pers joins a head's input only when both CAFU units exist.
+    product = bool(mods and beh)
+    lin("head.fc1", 2 * d, (5 if product and c["interaction"] == "product" else 4) * d)
     lin("head.fc2", d, 2 * d)
     lin("head.fc3", dims["targets"], d)
     if c["aux_weight"] > 0:
-        lin("aux_head.fc1", d, 3 * d)
+        lin("aux_head.fc1", d, (4 if product and c["aux_input"] == "r_product" else 3) * d)
         lin("aux_head.fc2", 1, d)
     return out
 
@@ -96,6 +98,8 @@ def variants():
     out += [dict(base, fusion="concat", modalities=["image"]), dict(base, gate="vector", modalities=["text"]),
             dict(base, behaviour_attention=False), dict(base, mpsa="single"), dict(base, mpsa="off"),
             dict(base, blocks=2), dict(base, mpsa="single", blocks=2, heads=4), dict(base, aux_weight=0.0),
+            dict(base, interaction="none"), dict(base, aux_input="r"), dict(base, interaction="none", aux_input="r"),
+            dict(base, aux_input="r", behaviour_attention=False),
             dict(base, loss="listwise"), dict(base, loss="listwise", gate="vector"), dict(base, preset="prm"),
             dict(base, preset="prm", heads=1)]
     return out

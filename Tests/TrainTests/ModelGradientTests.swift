@@ -33,7 +33,7 @@ final class ModelGradientTests: XCTestCase {
                 worst = max(worst, c.worstRatio)
                 XCTAssertTrue(c.passed, "\(e.name) gradient: worst ratio \(c.worstRatio), max abs \(c.maxAbsError), first failure \(String(describing: c.firstFailure))")
             }
-            print("model OpenCL vs CPU (\(config.gate), mpsa_qk \(config.mpsaQueryKey)): \(expected.count) layer gradients, worst error/allowed \(worst)")
+            print("model OpenCL vs CPU (\(config.gate), mpsa_qk \(config.mpsaQueryKey), interaction \(config.interaction), aux_input \(config.auxInput)): \(expected.count) layer gradients, worst error/allowed \(worst)")
         }
     }
 
@@ -60,11 +60,7 @@ final class ModelGradientTests: XCTestCase {
     /// enough that the auxiliary path dominates the CAFU units' gradients: a product gradient
     /// that did not reach r_item or r_pers shows in the finite differences.
     private func auxOnlyProductConfig() -> ModelConfig {
-        var c = TinyModelData.tinyConfig()
-        c.interaction = .none
-        c.auxInput = .rProduct
-        c.auxWeight = 4
-        return c
+        TinyModelData.tinyConfig().with { $0.interaction = .none; $0.auxInput = .rProduct; $0.auxWeight = 4 }
     }
 
     /// Central differences of the total loss along a random direction of one parameter,
