@@ -44,6 +44,8 @@ def main():
     p.add_argument("--mpsa", default="multi")
     p.add_argument("--mpsa-qk", default="h", choices=["h", "r"])
     p.add_argument("--exclude-self", action="store_true")
+    # The runs RESULTS.md reports predate the aux_input switch: their auxiliary head read r only.
+    p.add_argument("--aux-input", default="r", choices=["r", "r_product"])
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lr", type=float, default=6e-3)
@@ -54,7 +56,7 @@ def main():
     data = ta.Dataset(a.data)
     if a.exclude_self:
         ta.MPSABlock.attend = staticmethod(attend_excluding_self)
-    model = ta.ARMMT({"mpsa": a.mpsa, "mpsa_qk": a.mpsa_qk, "seed": a.seed}, data.dims)
+    model = ta.ARMMT({"mpsa": a.mpsa, "mpsa_qk": a.mpsa_qk, "aux_input": a.aux_input, "seed": a.seed}, data.dims)
     with torch.no_grad():
         model.position_emb.weight.normal_(0, a.pos_std)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
