@@ -205,7 +205,7 @@ public final class ARMMTModel: TrainableModel {
         try be.copyColumns(rows: n, cols: d, from: Slab(z), to: Slab(head.input, ld: hw))
         try be.copyColumns(rows: n, cols: 2 * d, from: Slab(hIP), to: Slab(head.input, ld: hw, offset: d))
         try be.copyColumns(rows: n, cols: d, from: Slab(c), to: Slab(head.input, ld: hw, offset: 3 * d), repeatRows: s.k)
-        if let interaction, let itemFusion, let persFusion {
+        if let interaction, let itemFusion, let persFusion, headReadsProduct || training {
             // r_item ⊙ r_pers: the candidate's match with the user, which an MLP would
             // otherwise have to build as a product of its inputs (RESULTS.md).
             try be.multiply(itemFusion.r, persFusion.r, out: interaction, accumulate: false)

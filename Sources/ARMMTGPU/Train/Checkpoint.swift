@@ -201,9 +201,10 @@ public struct CheckpointFile {
             throw EngineError.runtime("\(path): checkpoint metadata lacks config, schema, schema_fingerprint or model_kind")
         }
         var decoded = try RunConfig.decode(Data(c.utf8), what: "\(path): metadata config")
-        if v < 2, decoded.modelKind == RunConfig.defaultModelKind, decoded.model["aux_input"] == nil {
+        let auxInputKey = ModelConfig.CodingKeys.auxInput.stringValue
+        if v < 2, decoded.modelKind == RunConfig.defaultModelKind, decoded.model[auxInputKey] == nil {
             var section = decoded.model
-            section["aux_input"] = AuxInput.r.rawValue
+            section[auxInputKey] = AuxInput.r.rawValue
             decoded.setModel(section)
         }
         config = decoded
