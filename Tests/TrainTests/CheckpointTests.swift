@@ -188,6 +188,51 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// A checkpoint stores every switch with its value, given or default, so a later build's
+    /// defaults cannot change what the file means. A file that stored only the given keys
+    /// (format 2 and older) reads with this build's defaults and resumes under the same config.
+    func testCheckpointStoresEveryModelSwitch() throws {
+        let data = TinyModelData.shared
+        let dir = try TrainTestSupport.runDirectory("switches")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let backend = CPUBackend()
+        let given: [String: Any] = ["kind": "armmt", "width": 8, "heads": 2, "embedding_width": 3, "cafu_hidden": 6, "seed": 3, "mpsa": "single"]
+        let config = RunConfig(model: given)
+        let model = try ARMMTModel(config: try ModelConfig.decode(json: try JSONSerialization.data(withJSONObject: given.filter { $0.key != "kind" })),
+                                   schema: data.schema, backend: backend, maxBatch: 4)
+        let path = dir + "/c.safetensors"
+        try Checkpoint.save(to: path, model: model, state: TrainingState(seed: 1), config: config, schema: data.schema)
+
+        let f = try SafeTensorsFile(path: path)
+        let run = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(f.metadata["config"]).utf8)) as? [String: Any])
+        let stored = try XCTUnwrap(run["model"] as? [String: Any])
+        let switches = ModelConfig.CodingKeys.allCases.map(\.stringValue).filter { $0 != "preset" } + ["kind"]
+        XCTAssertEqual(Set(stored.keys), Set(switches), "every switch but the unset preset, and the kind")
+        XCTAssertEqual(stored["mpsa"] as? String, "single")
+        XCTAssertEqual(stored["aux_input"] as? String, AuxInput.rProduct.rawValue, "a default is written out")
+        XCTAssertEqual(stored["fusion"] as? String, "cafu")
+        _ = try Trainer(config: config, dataset: data.dataset, backend: backend, options: TrainOptions(runDirectory: dir + "/run"))
+        let written = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run/config.json"))) as? [String: Any])
+        XCTAssertEqual(Set(try XCTUnwrap(written["model"] as? [String: Any]).keys), Set(switches), "RUN_DIR/config.json too")
+
+        var metadata = f.metadata
+        metadata["config"] = String(decoding: try config.encoded(), as: UTF8.self)
+        metadata["format_version"] = "2"
+        let old = dir + "/given-keys.safetensors"
+        let blobs = try f.names.map { SafeTensorBlob($0, .F32, f.info($0)!.shape, try f.floats($0)) }
+        try SafeTensorsWriter.write(path: old, tensors: blobs, metadata: metadata)
+        let ck = try Checkpoint.open(old)
+        XCTAssertEqual(Set(ck.config.model.keys), Set(switches))
+        XCTAssertEqual(try ck.config.differences(from: try Checkpoint.open(path).config), [])
+        XCTAssertNoThrow(try ck.verify(config: try config.resolvingModelSwitches()))
+        XCTAssertEqual(try ck.loadModel(for: data.dataset, backend: backend).parameters.map(\.shape), model.parameters.map(\.shape))
+
+        var bad = metadata
+        bad["config"] = #"{"model": {"kind": "armmt", "mpsa": "double"}, "train": {}}"#
+        try SafeTensorsWriter.write(path: old, tensors: blobs, metadata: bad)
+        DataTestSupport.expectError([old, "metadata config", "\"mpsa\"", "double"], kind: .usage) { _ = try Checkpoint.open(old) }
+    }
+
     /// The reference reader (safetensors.numpy) loads a checkpoint: names, shapes, values, metadata.
     func testCheckpointReadsInPythonSafetensors() throws {
         try DataTestSupport.requirePythonWithSafetensors()

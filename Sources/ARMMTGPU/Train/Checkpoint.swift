@@ -115,6 +115,7 @@ public enum Checkpoint {
     /// Writes `model`'s parameters and optimizer moments with `state` and the config to `path`.
     public static func save(to path: String, model: TrainableModel, state: TrainingState, config: RunConfig,
                             schema: DatasetSchema, dataDirectory: String? = nil) throws {
+        let config = try config.resolvingModelSwitches()
         var metadata = state.metadata
         metadata["format"] = formatName
         metadata["format_version"] = String(formatVersion)
@@ -207,7 +208,13 @@ public struct CheckpointFile {
             section[auxInputKey] = AuxInput.r.rawValue
             decoded.setModel(section)
         }
-        config = decoded
+        // Files written before every switch was stored (format 2 and older) fill the rest with
+        // this build's defaults, which are theirs: a default that changed got a format version.
+        do {
+            config = try decoded.resolvingModelSwitches()
+        } catch let e as EngineError {
+            throw EngineError(e.kind, "\(path): metadata config: \(e.message)")
+        }
         modelKind = k
         schemaFingerprint = f
         schemaJSON = Data(s.utf8)

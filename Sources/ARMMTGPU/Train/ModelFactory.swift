@@ -28,6 +28,26 @@ public enum ModelFactory {
         }
     }
 
+    /// `modelSection` with every key of its kind's config written out, defaults filled in.
+    /// Checkpoints and `config.json` hold this form: what a run trained stays what its files
+    /// say when a later build changes a default (as `aux_input` did, which cost a format
+    /// version), and a switch added later is absent only from files that predate it.
+    public static func resolvedSection(_ modelSection: Data) throws -> [String: Any] {
+        let kind = try kind(of: modelSection)
+        let full: Data
+        switch kind {
+        case "linear":
+            full = try JSONEncoder().encode(try ConfigJSON.decodeSection(LinearScorerConfig.self, section: "model", from: modelSection))
+        case "armmt":
+            full = try JSONEncoder().encode(try ModelConfig.decode(json: try withoutKind(modelSection)))
+        default:
+            throw EngineError.usage("config: model.kind \"\(kind)\" is not a model this build has (has: \(kinds.joined(separator: ", ")))")
+        }
+        var object = try ConfigJSON.object(full, what: "config: model")
+        object["kind"] = kind
+        return object
+    }
+
     /// The model section minus `kind`, which selects the model and is not one of its keys.
     private static func withoutKind(_ section: Data) throws -> Data {
         guard var object = try JSONSerialization.jsonObject(with: section) as? [String: Any] else {

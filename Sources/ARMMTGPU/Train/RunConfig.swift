@@ -4,8 +4,9 @@ import Foundation
 ///
 /// The model section stays raw JSON: `ModelFactory` decodes it for the model its `"kind"`
 /// names (`"armmt"` when absent, or `"linear"`). Resolution fills `kind` and, when the section
-/// has none, `seed` from `train.seed`, so the resolved config (written to `RUN_DIR/config.json`
-/// and into every checkpoint) says everything the run depended on.
+/// has none, `seed` from `train.seed`; `resolvingModelSwitches()` then writes out every other
+/// switch, so the config in `RUN_DIR/config.json` and in every checkpoint says everything the
+/// run depended on.
 public struct RunConfig {
     /// The model section as a JSON object, resolved (`kind` and `seed` present).
     public private(set) var model: [String: Any]
@@ -28,6 +29,14 @@ public struct RunConfig {
     public mutating func setModel(_ section: [String: Any]) {
         model = section
         resolveModel()
+    }
+
+    /// This config with every switch of the model section written out
+    /// (`ModelFactory.resolvedSection`); decoding the section refuses what the model would.
+    public func resolvingModelSwitches() throws -> RunConfig {
+        var resolved = self
+        resolved.model = try ModelFactory.resolvedSection(modelSection)
+        return resolved
     }
 
     /// Sets the model section's seed from `train.seed` when it has none.

@@ -68,6 +68,7 @@ public final class Trainer {
     /// prepares `RUN_DIR`, and with `options.resume` restores the last checkpoint.
     public init(config: RunConfig, dataset: Dataset, backend: Backend, options: TrainOptions, model: TrainableModel? = nil) throws {
         try config.validate()
+        let config = try config.resolvingModelSwitches()
         let t = config.train
         self.config = config
         self.dataset = dataset
