@@ -213,7 +213,8 @@ public struct CheckpointFile {
         do {
             config = try decoded.resolvingModelSwitches()
         } catch let e as EngineError {
-            throw EngineError(e.kind, "\(path): metadata config: \(e.message)")
+            // This build wrote nothing it cannot read back, so the file comes from another build.
+            throw EngineError(e.kind, "\(path): metadata config: \(e.message); was the checkpoint written by a newer armmt-gpu?")
         }
         modelKind = k
         schemaFingerprint = f
