@@ -549,18 +549,20 @@ def train(a, cfg, data):
         print(f"saved {a.save}")
 
 
-def load_checkpoint(model, path):
+def load_checkpoint(model, path, optional=()):
+    """Loads an engine checkpoint's weights; every parameter must be there with its shape, except
+    those under a prefix in `optional`, which keep their initial values."""
     from safetensors.torch import load_file
     sd = {k: v.float() for k, v in load_file(path).items() if not k.startswith("optimizer.")}
     own = model.state_dict()
-    missing = sorted(set(own) - set(sd))
+    missing = sorted(k for k in set(own) - set(sd) if not k.startswith(tuple(optional)))
     unexpected = sorted(set(sd) - set(own))
     shapes = [f"{k}: checkpoint {list(sd[k].shape)} vs model {list(own[k].shape)}"
               for k in sorted(set(sd) & set(own)) if sd[k].shape != own[k].shape]
     if missing or unexpected or shapes:
         sys.exit("torch_armmt: checkpoint does not match the model (check the config flags)\n"
                  f"  missing: {missing}\n  unexpected: {unexpected}\n  shape: {shapes}")
-    model.load_state_dict(sd)
+    model.load_state_dict(sd, strict=not optional)
 
 
 def checkpoint_config(path):

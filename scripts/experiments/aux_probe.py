@@ -37,12 +37,7 @@ def load(path, data, aux_input):
     trained_aux = cfg.get("aux_weight", 0.3) > 0
     probe_cfg = dict(cfg, aux_weight=cfg.get("aux_weight") or 0.3)  # builds an aux head to take the input from
     model = ta.ARMMT(probe_cfg, data.dims)
-    from safetensors.torch import load_file
-    sd = {k: v for k, v in load_file(path).items() if not k.startswith("optimizer.")}
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    bad_missing = [k for k in missing if not (k.startswith("aux_head.") and not trained_aux)]
-    if bad_missing or unexpected:
-        sys.exit(f"aux_probe: {path} does not match the mirror: missing {bad_missing}, unexpected {unexpected}")
+    ta.load_checkpoint(model, path, optional=() if trained_aux else ("aux_head.",))
     model.eval()
     return model, trained_aux
 

@@ -24,7 +24,7 @@ public enum ModelFactory {
         case "armmt":
             return try ARMMTModel(configJSON: try withoutKind(modelSection), schema: schema, backend: backend, maxBatch: maxBatch)
         default:
-            throw EngineError.usage("config: model.kind \"\(kind)\" is not a model this build has (has: \(kinds.joined(separator: ", ")))")
+            throw unknownKind(kind)
         }
     }
 
@@ -41,11 +41,16 @@ public enum ModelFactory {
         case "armmt":
             full = try JSONEncoder().encode(try ModelConfig.decode(json: try withoutKind(modelSection)))
         default:
-            throw EngineError.usage("config: model.kind \"\(kind)\" is not a model this build has (has: \(kinds.joined(separator: ", ")))")
+            throw unknownKind(kind)
         }
         var object = try ConfigJSON.object(full, what: "config: model")
         object["kind"] = kind
         return object
+    }
+
+    /// The refusal of a kind this build has no model for.
+    static func unknownKind(_ kind: String) -> EngineError {
+        EngineError.usage("config: model.kind \"\(kind)\" is not a model this build has (has: \(kinds.joined(separator: ", ")))")
     }
 
     /// The model section minus `kind`, which selects the model and is not one of its keys.

@@ -59,7 +59,7 @@ public enum TrainLauncher {
         try config.validate()
         // Before generating any data: a kind this build lacks fails now, not minutes later.
         guard ModelFactory.kinds.contains(config.modelKind) else {
-            throw EngineError.usage("config: model.kind \"\(config.modelKind)\" is not a model this build has (has: \(ModelFactory.kinds.joined(separator: ", ")))")
+            throw ModelFactory.unknownKind(config.modelKind)
         }
         if data == nil {
             data = try SyntheticDataCache.ensure(root: r.dataCacheRoot, log: say).directory
