@@ -263,6 +263,44 @@ final class CPUVectorUnitTests: XCTestCase {
         }
     }
 
+    /// Bias + GELU gives the same bits under both units, forward and backward (dx and dBias), with
+    /// and without a bias, on widths that are not multiples of 8 or 16, on inputs that reach
+    /// every branch of Φ: both sides of |u/√2| = 0.921875, the tail past |u/√2| = 6, signed
+    /// zeros, ±∞ and NaN.
+    func testBiasGELUSameBitsUnderBothUnits() throws {
+        try requireAVX512()
+        var rng = SeededRandom(seed: 41)
+        let edges: [Float] = [0, -0, 1.3037, -1.3037, 1.30377, -1.30377, 8.48, -8.48, 9, -9, 12, -30, 30, 100, -100,
+                              .infinity, -.infinity, .nan, 1e-30, -1e-30, Float(0.921875 * 2.0.squareRoot())]
+        for (rows, cols) in [(1, 1), (3, 7), (5, 15), (4, 16), (7, 17), (33, 31), (64, 256), (9, 40)] {
+            var x = rng.floats(rows * cols, -6, 6)
+            for (i, e) in edges.enumerated() where i < x.count { x[(i * 7919) % x.count] = e }
+            let bias = rng.floats(cols), dy = rng.floats(rows * cols)
+            for withBias in [true, false] {
+                let p = BiasActivationParameters(.gelu, rows: rows, cols: cols)
+                func run(_ unit: CPUVectorUnit) throws -> [[UInt32]] {
+                    try CPUVectorUnit.with(unit) {
+                        let b = CPUBackend()
+                        let tx = try b.tensor(x, shape: [rows, cols]), tdy = try b.tensor(dy, shape: [rows, cols])
+                        let tb = withBias ? try b.tensor(bias, shape: [cols]) : nil
+                        let y = try b.makeTensor([rows, cols]), dx = try b.makeTensor([rows, cols]), db = try b.makeTensor([cols])
+                        for t in [y, dx, db] { try b.fill(t, with: .nan) }
+                        try b.biasActivationForward(p, x: tx, bias: tb, y: y)
+                        try b.biasActivationBackward(p, dy: tdy, x: tx, bias: tb, dx: dx, dBias: db)
+                        return try [y, dx, db].map { try b.read($0).map(\.bitPattern) }
+                    }
+                }
+                let wide = try run(.avx512), narrow = try run(.avx2)
+                if x.contains(where: \.isNaN) {
+                    XCTAssertTrue(wide[0].contains { Float(bitPattern: $0).isNaN }, "the NaN input did not reach y")
+                }
+                for (i, name) in ["y", "dx", "dBias"].enumerated() {
+                    XCTAssertEqual(wide[i], narrow[i], "\(rows)×\(cols) bias \(withBias): \(name) differs between AVX-512 and AVX2")
+                }
+            }
+        }
+    }
+
     /// CAFU's fast path against the Double reference with the other unit than the default one,
     /// so both paths are checked on every host that has AVX-512 (`CAFUTests` runs the default).
     func testCAFUMatchesReferenceUnderTheOtherUnit() throws {

@@ -118,4 +118,14 @@ void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float
                                      float *dV, long lddv, float *work, const armmt_prefetch_rows *next,
                                      long nextCount);
 
+/// y = GELU(x + bias) = u·Φ(u) for `rows` rows of `cols` (ElementwiseFastPath.forward; the same
+/// bits lane for lane). bias [cols] may be NULL (u = x). y may alias x.
+void armmt_avx512_bias_gelu_forward(long rows, long cols, const float *x, const float *bias, float *y);
+
+/// dx = dy ⊙ GELU'(x + bias), GELU'(u) = Φ(u) + u·φ(u), for `rows` rows of `cols`
+/// (ElementwiseFastPath.backward; the same bits lane for lane); when partial is not NULL each
+/// row's dx is added into partial [cols], rows in order. bias may be NULL; dx may alias dy.
+void armmt_avx512_bias_gelu_backward(long rows, long cols, const float *dy, const float *x, const float *bias,
+                                     float *dx, float *partial);
+
 #endif

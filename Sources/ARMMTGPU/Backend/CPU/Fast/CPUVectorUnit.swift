@@ -2,9 +2,9 @@ import COpenBLAS
 import Foundation
 
 /// The vectors the CPU backend's fast paths run in: the AVX-512 kernels of `CAVX512` (the
-/// backend's GEMMs, attention's softmax steps, CAFU's row loops) when the CPU and the OS support
-/// AVX-512, else the Swift loops in AVX2 and OpenBLAS. Attention gives the same bits either way
-/// (same FMA chains, same exp and log); the GEMMs, CAFU's included, sum in another order than
+/// backend's GEMMs, attention's softmax steps, CAFU's row loops, bias + GELU) when the CPU and the
+/// OS support AVX-512, else the Swift loops in AVX2 and OpenBLAS. Attention and GELU give the same
+/// bits either way (same FMA chains, same exp, log and Φ); the GEMMs, CAFU's included, sum in another order than
 /// OpenBLAS, so their bits differ between the two (`BlockGemm`, `SplitGemm`).
 public enum CPUVectorUnit: String, Sendable {
     case avx512 = "AVX-512"
@@ -26,7 +26,7 @@ public enum CPUVectorUnit: String, Sendable {
 
     /// Why `current` is what it is, for `info`.
     public static var choice: String {
-        if current == .avx512 { return "AVX-512 for GEMMs, attention and CAFU (the host has AVX-512), AVX2 elsewhere" }
+        if current == .avx512 { return "AVX-512 for GEMMs, attention, CAFU and GELU (the host has AVX-512), AVX2 elsewhere" }
         if hostHasAVX512 { return "AVX2 (AVX-512 turned off: ARMMT_CPU_VECTORS=avx2)" }
         return "AVX2 (the host has no AVX-512)"
     }

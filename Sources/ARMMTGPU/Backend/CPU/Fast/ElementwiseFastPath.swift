@@ -1,8 +1,11 @@
+import CAVX512
+
 /// Float fast path of bias + activation for the CPU backend: eight columns at a time with
 /// `VectorMath`'s exp and normal CDF, rows split over cores. Same math as
 /// `ElementwiseReference` (which stays the Double reference): GELU(u) = u·Φ(u) exactly (erf
 /// form), GELU'(u) = Φ(u) + u·φ(u); ReLU(u) = u > 0 ? u : 0 (NaN → 0), ReLU'(u) = u > 0 ? 1 : 0.
-/// y may alias x and dx may alias dy (each element is read before it is written).
+/// y may alias x and dx may alias dy (each element is read before it is written). GELU runs in
+/// `CAVX512` under the AVX-512 unit, with the same operations lane for lane (the same bits).
 enum ElementwiseFastPath {
     /// Elementwise work per value, in the units of `CPUParallel.minParallelWork`.
     static func workPerValue(_ a: BiasActivation) -> Int { a == .gelu ? 40 : 2 }
@@ -29,7 +32,18 @@ enum ElementwiseFastPath {
         let rows = bias == nil ? (p.rows * cols + 1023) / 1024 : p.rows
         let width = bias == nil ? 1024 : cols
         let total = p.rows * cols
+        let wide = act == .gelu && CPUVectorUnit.current == .avx512
         CPUParallel.forEachRange(rows, workPerItem: width * workPerValue(act), parallel: parallel) { range in
+            if wide {
+                if bias == nil {
+                    let start = range.lowerBound * width, end = min(range.upperBound * width, total)
+                    armmt_avx512_bias_gelu_forward(1, end - start, x + start, nil, y + start)
+                } else {
+                    let start = range.lowerBound * cols
+                    armmt_avx512_bias_gelu_forward(range.count, cols, x + start, bias, y + start)
+                }
+                return
+            }
             for i in range {
                 let start = i * width, n = min(width, total - start)
                 let xr = x + start, yr = y + start
@@ -55,7 +69,13 @@ enum ElementwiseFastPath {
                          bias: UnsafePointer<Float>?, dx: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?,
                          parallel: Bool) {
         let cols = p.cols, act = p.activation
+        let wide = act == .gelu && CPUVectorUnit.current == .avx512
         func rowsBody(_ range: Range<Int>, _ partial: UnsafeMutablePointer<Float>?) {
+            if wide {
+                let start = range.lowerBound * cols
+                armmt_avx512_bias_gelu_backward(range.count, cols, dy + start, x + start, bias, dx + start, partial)
+                return
+            }
             for i in range {
                 let xr = x + i * cols, gr = dy + i * cols, dxr = dx + i * cols
                 var j = 0
