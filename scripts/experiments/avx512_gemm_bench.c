@@ -1,6 +1,8 @@
 // One-core speed of armmt_avx512_gemm at the shapes the CPU fast paths give it, operands in
-// cache (best of 7 samples of repeated calls). Not part of the build:
+// cache (best of 7 samples of repeated calls). `M N K` instead runs that one product (A [M, K],
+// B [K, N], up to 4M floats each; at the model's M the operands leave L2). Not part of the build:
 //   clang -O2 -ISources/CAVX512/include scripts/experiments/avx512_gemm_bench.c Sources/CAVX512/gemm.c -o /tmp/gb && /tmp/gb
+//   /tmp/gb 8192 64 192                  # CAFU's first layer over a whole default batch
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -12,9 +14,9 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-int main(void) {
-    float *a = malloc(4 << 20), *b = malloc(4 << 20), *c = malloc(4 << 20);
-    for (int i = 0; i < (1 << 20); i++) {
+int main(int argc, char **argv) {
+    float *a = malloc(16 << 20), *b = malloc(16 << 20), *c = malloc(16 << 20);
+    for (int i = 0; i < (4 << 20); i++) {
         a[i] = (i % 13) * 0.1f;
         b[i] = (i % 7) * 0.2f;
     }
@@ -24,7 +26,17 @@ int main(void) {
         {256, 128, 64, 0, "CAFU dctx 256x128x64"},        {52, 32, 16, 0, "attention S 52x32x16"},
         {32, 16, 50, 1, "attention PV 32x16x50"},
     };
-    for (int t = 0; t < 7; t++) {
+    int count = 7;
+    if (argc == 4) {
+        shapes[0].m = atol(argv[1]), shapes[0].n = atol(argv[2]), shapes[0].k = atol(argv[3]);
+        shapes[0].transA = 0, shapes[0].name = "given shape";
+        count = 1;
+    }
+    if (shapes[0].m * shapes[0].k > (4 << 20) || shapes[0].k * shapes[0].n > (4 << 20) || shapes[0].m * shapes[0].n > (4 << 20)) {
+        fprintf(stderr, "an operand is over 4M floats\n");
+        return 2;
+    }
+    for (int t = 0; t < count; t++) {
         long m = shapes[t].m, n = shapes[t].n, k = shapes[t].k;
         long lda = shapes[t].transA ? 1 : k, acs = shapes[t].transA ? m : 1;
         double best = 1e9;
