@@ -56,8 +56,6 @@ ALWAYS_INLINE __m512 normalPDF16(__m512 u) {
     return _mm512_mul_ps(_mm512_set1_ps(0.39894228040143267794f), e);
 }
 
-ALWAYS_INLINE __mmask16 tailLanes(long n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
-
 ALWAYS_INLINE __m512 biased(const float *x, const float *bias, long j, __mmask16 lanes) {
     const __m512 u = _mm512_maskz_loadu_ps(lanes, x + j);
     return bias ? _mm512_add_ps(u, _mm512_maskz_loadu_ps(lanes, bias + j)) : u;
@@ -68,7 +66,7 @@ void armmt_avx512_bias_gelu_forward(long rows, long cols, const float *x, const 
         const float *xr = x + i * cols;
         float *yr = y + i * cols;
         for (long j = 0; j < cols; j += 16) {
-            const __mmask16 lanes = tailLanes(cols - j);
+            const __mmask16 lanes = lanesBelow(cols - j);
             const __m512 u = biased(xr, bias, j, lanes);
             _mm512_mask_storeu_ps(yr + j, lanes, _mm512_mul_ps(u, normalCDF16(u)));
         }
@@ -81,7 +79,7 @@ void armmt_avx512_bias_gelu_backward(long rows, long cols, const float *dy, cons
         const float *xr = x + i * cols, *gr = dy + i * cols;
         float *dxr = dx + i * cols;
         for (long j = 0; j < cols; j += 16) {
-            const __mmask16 lanes = tailLanes(cols - j);
+            const __mmask16 lanes = lanesBelow(cols - j);
             const __m512 u = biased(xr, bias, j, lanes);
             const __m512 derivative = _mm512_fmadd_ps(u, normalPDF16(u), normalCDF16(u));
             const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, gr + j), derivative);

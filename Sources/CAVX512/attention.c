@@ -64,8 +64,6 @@ static void prefetchShare(const armmt_prefetch_rows *blocks, long count, long st
     }
 }
 
-ALWAYS_INLINE __mmask16 lanesBelow(long n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
-
 void armmt_avx512_transpose_scaled(long rows, long width, float factor, const float *src, long ld, float *dst,
                                    long ldd) {
     const __m512 f = _mm512_set1_ps(factor);

@@ -6,17 +6,14 @@
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
 
+#include "avx512_inline.h"
+
 // Stores 16 floats, bypassing the cache when `stream`: a normal store first reads every line
 // it writes (write-allocate). Used for hp, which only the backward reads, and dx, the
 // backward's largest output (4 MB at the default shapes, more than L2): streaming it made the
 // op 3–12% faster in the kernel bench. r, half dx's size, is stored normally for the
 // next op.
-// The lanes of columns j … j + 15 that lie inside a row of n.
-static inline __attribute__((always_inline)) __mmask16 tailLanes(long n, long j) {
-    return n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-}
-
-static inline __attribute__((always_inline)) void store16(float *p, __m512 v, __mmask16 mask, int stream) {
+ALWAYS_INLINE void store16(float *p, __m512 v, __mmask16 mask, int stream) {
     if (stream) _mm512_stream_ps(p, v);
     else _mm512_mask_storeu_ps(p, mask, v);
 }
@@ -30,7 +27,7 @@ void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, cons
     for (long i = 0; i < rows; ++i) {
         float *pr = pre + i * h, *hr = hp + i * h;
         for (long j = 0; j < h; j += 16) {
-            const __mmask16 lanes = tailLanes(h, j);
+            const __mmask16 lanes = lanesBelow(h - j);
             const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, pr + j), _mm512_maskz_loadu_ps(lanes, b1 + j));
             store16(hr + j, v, lanes, stream);
             _mm512_mask_storeu_ps(pr + j, lanes, _mm512_max_ps(v, _mm512_setzero_ps()));
@@ -39,7 +36,7 @@ void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, cons
             const float *wc = w2 + c * h;
             __m512 acc = _mm512_setzero_ps();
             for (long j = 0; j < h; j += 16) {
-                const __mmask16 lanes = tailLanes(h, j);
+                const __mmask16 lanes = lanesBelow(h - j);
                 acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, pr + j), _mm512_maskz_loadu_ps(lanes, wc + j), acc);
             }
             logits[i * gateRows + c] = _mm512_reduce_add_ps(acc);
@@ -55,7 +52,7 @@ void armmt_avx512_cafu_mix(long rows, long m, long d, long dg, const float *mask
     for (long i = 0; i < rows; ++i) {
         const float *mk = mask + i * m;
         for (long j = 0; j < d; j += 16) {
-            const __mmask16 lanes = tailLanes(d, j);
+            const __mmask16 lanes = lanesBelow(d - j);
             __m512 acc = _mm512_setzero_ps();
             for (long mm = 0; mm < m; ++mm) {
                 if (mk[mm] == 0) continue;
@@ -81,7 +78,7 @@ void armmt_avx512_cafu_dx(long rows, long m, long d, long dg, const float *mask,
             const float *am = alpha + (i * m + mm) * dg;
             const int present = mk[mm] != 0;
             for (long j = 0; j < d; j += 16) {
-                const __mmask16 lanes = tailLanes(d, j);
+                const __mmask16 lanes = lanesBelow(d - j);
                 __m512 v = _mm512_setzero_ps();
                 if (present) {
                     const __m512 a = dg == 1 ? _mm512_set1_ps(am[0]) : _mm512_maskz_loadu_ps(lanes, am + j);

@@ -83,7 +83,7 @@ void armmt_avx512_exp_columns32(float *s, long n, const float *max, float *sum, 
 
 void armmt_avx512_add_log(long count, float *x, const float *y) {
     for (long i = 0; i < count; i += 16) {
-        const __mmask16 lanes = count - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (count - i)) - 1);
+        const __mmask16 lanes = lanesBelow(count - i);
         const __m512 sum = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), lanes, y + i);
         _mm512_mask_storeu_ps(x + i, lanes, _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, x + i), log16(sum)));
     }

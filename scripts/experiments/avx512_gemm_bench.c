@@ -31,10 +31,11 @@ int main(int argc, char **argv) {
         shapes[0].m = atol(argv[1]), shapes[0].n = atol(argv[2]), shapes[0].k = atol(argv[3]);
         shapes[0].transA = 0, shapes[0].name = "given shape";
         count = 1;
-    }
-    if (shapes[0].m * shapes[0].k > (4 << 20) || shapes[0].k * shapes[0].n > (4 << 20) || shapes[0].m * shapes[0].n > (4 << 20)) {
-        fprintf(stderr, "an operand is over 4M floats\n");
-        return 2;
+        if (shapes[0].m * shapes[0].k > (4 << 20) || shapes[0].k * shapes[0].n > (4 << 20) ||
+            shapes[0].m * shapes[0].n > (4 << 20)) {
+            fprintf(stderr, "an operand is over 4M floats\n");
+            return 2;
+        }
     }
     for (int t = 0; t < count; t++) {
         long m = shapes[t].m, n = shapes[t].n, k = shapes[t].k;

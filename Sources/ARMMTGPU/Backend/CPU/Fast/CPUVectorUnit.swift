@@ -4,8 +4,8 @@ import Foundation
 /// The vectors the CPU backend's fast paths run in: the AVX-512 kernels of `CAVX512` (the
 /// backend's GEMMs, attention's softmax steps, CAFU's row loops, bias + GELU) when the CPU and the
 /// OS support AVX-512, else the Swift loops in AVX2 and OpenBLAS. Attention and GELU give the same
-/// bits either way (same FMA chains, same exp, log and Φ); the GEMMs, CAFU's included, sum in another order than
-/// OpenBLAS, so their bits differ between the two (`BlockGemm`, `SplitGemm`).
+/// bits either way (same FMA chains, same exp, log and Φ); the GEMMs, CAFU's included, sum in
+/// another order than OpenBLAS, so their bits differ between the two (`BlockGemm`, `SplitGemm`).
 public enum CPUVectorUnit: String, Sendable {
     case avx512 = "AVX-512"
     case avx2 = "AVX2"
