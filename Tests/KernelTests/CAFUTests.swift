@@ -121,6 +121,18 @@ final class CAFUTests: XCTestCase {
         }
     }
 
+    /// The scalar gate's fused AVX-512 forward (hidden ≤ 64, modalities ≤ 16) at and past its
+    /// limits, where the other path takes over: every tile height and hidden-vector count, a
+    /// 256-item block plus a partial one, and one modality up to seventeen.
+    func testCPUScalarGateForwardAroundTheFusedLimits() {
+        var cases: [EquivalenceCase] = []
+        for (m, h) in [(1, 1), (3, 16), (3, 47), (5, 33), (16, 64), (16, 65), (17, 64), (2, 65)] {
+            let p = CAFUParameters(items: 263, modalities: m, width: 19, contextWidth: 21, hidden: h, gate: .scalar)
+            cases.append(CAFUChecks.forwardCase(p))
+        }
+        S.assertCases(cases, on: CPUBackend())
+    }
+
     /// The CPU backend's parallel fast path sums db1, db2 in a fixed chunk order: two runs and
     /// a single-threaded run give identical bits for every output.
     func testCPUParallelIsDeterministic() throws {

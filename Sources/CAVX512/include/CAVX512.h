@@ -48,6 +48,17 @@ void armmt_avx512_gemm_concat(long m, long n, long k1, const float *a1, long lda
 void armmt_avx512_cafu_hidden(long rows, long h, long gateRows, float *pre, const float *b1, const float *w2,
                               float *hp, float *logits);
 
+/// The scalar gate's CAFU forward after pooling (CAFUFastPath.forward; h ≤ 64, m ≤ 16), `rows`
+/// items, fused per register tile of rows: hp = b1 + [z ⊕ ctx]·W1ᵀ with z's rows z + i·ldz (d
+/// floats), ctx's ctx + i·ldc (dc floats) and w1T = W1ᵀ [d + dc, h]; logits = ReLU(hp)·W2ᵀ + b2
+/// (w2 [m, h]); α[i, :] = softmax over the present modalities (0 for absent ones, all 0 when none
+/// is present); r[i, :] = Σ_m α[i, m]·x[i, m, :]. hp is written with streaming stores when 64-byte
+/// aligned and h is a multiple of 16.
+void armmt_avx512_cafu_scalar_forward(long rows, long m, long d, long dc, long h, const float *z, long ldz,
+                                      const float *ctx, long ldc, const float *w1T, const float *b1, const float *w2,
+                                      const float *b2, const float *mask, const float *x, float *hp, float *alpha,
+                                      float *r);
+
 /// The CAFU output (CAFUFastPath.forward), `rows` items: r[i, :] = Σ over present modalities
 /// of α[i, mm]·x[i, mm, :] (α[i, mm, :] ⊙ x with the per-dimension gate, dg = d), 0 when none is
 /// present.

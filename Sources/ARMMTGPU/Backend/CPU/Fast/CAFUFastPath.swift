@@ -7,7 +7,9 @@ import Foundation
 /// ReLU, the gate logits, the masked softmax, r; in the backward dα, ds, the GEMMs of dW1 and
 /// [dz ⊕ dk], dx) while its rows are still in L2, instead of one pass over all N items per
 /// step, each streaming megabytes through memory. The forward's first layer is one product
-/// [z ⊕ k]·W1ᵀ (`BlockGemm.multiplyConcatenated`); the backward reads the context in place
+/// [z ⊕ k]·W1ᵀ (`BlockGemm.multiplyConcatenated`); for the scalar gate on AVX-512 that product
+/// and everything after it are one kernel that takes each register tile of rows on to r
+/// (`armmt_avx512_cafu_scalar_forward`). The backward reads the context in place
 /// (dW1 = dsᵀ·[z ⊕ k] as two GEMMs into the two column ranges of dW1) and writes dk straight
 /// into dContext.
 ///
@@ -19,6 +21,11 @@ enum CAFUFastPath {
     /// Rows per block: a block's x, context, z, hiddenPre, ds and dz (about 0.5 MB at the
     /// model's sizes) stay in one core's L2 while the GEMMs are long enough to run near peak.
     static let blockRows = 256
+
+    /// Up to these sizes the scalar gate's forward after pooling runs fused per register tile on
+    /// AVX-512 (`armmt_avx512_cafu_scalar_forward`): a tile's accumulators hold a row's whole
+    /// hidden layer (four vectors), and a row's logits fit in one vector.
+    static let fusedMaxHidden = 64, fusedMaxModalities = 16
 
     /// The gate's second layer and its gradient are written out as per-row dot products and
     /// outer products up to this many gate rows (the scalar gate: G = M); above it, GEMMs.
@@ -66,6 +73,7 @@ enum CAFUFastPath {
         let g = p.gateRows, dg = p.gateWidth, bR = blockRows
         guard n > 0 else { return }
         let wide = CPUVectorUnit.current == .avx512, inlineRows = g <= inlineGateRows ? g : 0
+        let fusedScalarGate = wide && p.gate == .scalar && h <= fusedMaxHidden && m <= fusedMaxModalities
         // W1ᵀ [k, h] and W2ᵀ [h, g], once per call, so every block's products have B row-major.
         let w1T = BlockGemm.transposed(w1, rows: h, columns: k)
         let w2T = g > inlineGateRows ? BlockGemm.transposed(w2, rows: g, columns: h) : nil
@@ -77,6 +85,11 @@ enum CAFUFastPath {
             let u = buffer, relu = u + bR * k, logits = relu + bR * h
             poolBlock(p, i0: i0, rows: rows, x: x, mask: mask, into: u, ld: k)
             let hp = hiddenPre + i0 * h
+            if fusedScalarGate {
+                armmt_avx512_cafu_scalar_forward(rows, m, d, p.contextWidth, h, u, k, context + i0 * p.contextWidth, p.contextWidth,
+                                                 w1T, b1, w2, b2, mask + i0 * m, x + i0 * m * d, hp, alpha + i0 * m, r + i0 * d)
+                return
+            }
             // On AVX-512 the product lands in the block's buffer, so hp is written once (streamed).
             BlockGemm.multiplyConcatenated(m: rows, n: h, k1: d, a1: u, lda1: k, k2: p.contextWidth,
                                            a2: context + i0 * p.contextWidth, lda2: p.contextWidth, b: w1T, ldb: h,
