@@ -8,12 +8,14 @@
 
 #include "avx512_inline.h"
 #include "avx512_math.h"
+#include "gemm_tile.h"
 
 // The scalar gate's forward after pooling, fused per register tile of rows: the first layer's
 // accumulators go straight on to bias, ReLU, the gate logits, the softmax and the mix, so
 // nothing but hp, α and r is written. As separate passes over each 256-row block (the product
 // into a buffer, then bias + ReLU + logits, the softmax, the mix) the bench's default shape
-// took 747–849 µs in the fastest samples of alternating runs; fused, 686–805 µs.
+// took a median 903.9 µs over eight alternating runs; fused, 836.2 µs (BENCHMARKS.md,
+// session 15). The product's loop is the GEMM's (gemm_tile.h).
 
 typedef struct {
     long m, d, dc, h;
@@ -39,23 +41,9 @@ ALWAYS_INLINE void forwardTile(const int R, const int V, const forwardShape *s, 
 #pragma clang loop unroll(full)
         for (int v = 0; v < V; ++v)
             acc[r][v] = v == V - 1 ? _mm512_maskz_loadu_ps(s->last, s->b1 + 16 * v) : _mm512_loadu_ps(s->b1 + 16 * v);
-    for (int part = 0; part < 2; ++part) {
-        const float *a = part == 0 ? t.z : t.ctx, *b = s->w1T + (part == 0 ? 0 : s->d * s->h);
-        const long k = part == 0 ? s->d : s->dc, lda = part == 0 ? t.ldz : t.ldc;
-        for (long l = 0; l < k; ++l) {
-            const float *bl = b + l * s->h;
-            __m512 bv[4];
-#pragma clang loop unroll(full)
-            for (int v = 0; v < V; ++v)
-                bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(s->last, bl + 16 * v) : _mm512_loadu_ps(bl + 16 * v);
-#pragma clang loop unroll(full)
-            for (int r = 0; r < R; ++r) {
-                const __m512 av = _mm512_set1_ps(a[r * lda + l]);
-#pragma clang loop unroll(full)
-                for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-            }
-        }
-    }
+    const operand z = {t.z, t.ldz, 1, s->d}, ctx = {t.ctx, t.ldc, 1, s->dc};
+    ACCUMULATE(R, V, 0, z, s->w1T, s->h, s->last)
+    ACCUMULATE(R, V, 0, ctx, s->w1T + s->d * s->h, s->h, s->last)
     const long m = s->m, d = s->d, h = s->h;
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; ++r) {

@@ -8,18 +8,12 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
 
 #include "avx512_inline.h"
+#include "gemm_tile.h"
 
 // The reduction's block length: B's KC × 64 panel (KC·256 bytes) within L1/L2.
 #ifndef KC
 #define KC 256
 #endif
-
-// One operand of a product whose A is two blocks side by side, [A1 | A2]: A[r, l] is
-// a[r·lda + l·acs] for l < k. The second block's l continues from the first's.
-typedef struct {
-    const float *a;
-    long lda, acs, k;
-} operand;
 
 // How a tile's rows are stored: as summed (factor NULL), or row r times factor[r·fs] (fs = 0:
 // one factor for every row) as the last block of the reduction stores them, so no second pass
@@ -28,20 +22,6 @@ typedef struct {
     const float *factor;
     long fs;
 } rowScale;
-
-// acc[r][v] += Σ_l A[r, l]·B[l, 16v…], l in order: the inner loop of a tile over one operand.
-#define ACCUMULATE(R, V, AT, op, b, ldb, last)                                                                     \
-    for (long l = 0; l < (op).k; ++l) {                                                                            \
-        const float *bl = (b) + l * (ldb), *al = (op).a + l * (op).acs;                                            \
-        __m512 bv[4];                                                                                              \
-        _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                             \
-            bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, bl + 16 * v) : _mm512_loadu_ps(bl + 16 * v);          \
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; ++r) {                                           \
-            const __m512 x = _mm512_set1_ps(al[AT ? r : r * (op).lda]);                                            \
-            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                         \
-                acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);                                                  \
-        }                                                                                                          \
-    }
 
 // One register tile of C: R rows × V vectors of 16 columns, the last vector masked by `last`.
 // The chains start from C's stored values with fromC (a later k block, or C += A·B), else from

@@ -81,7 +81,7 @@ enum CAFUFastPath {
         let fusedScalarGate = wide && p.gate == .scalar && h <= fusedMaxHidden && m <= fusedMaxModalities
         // W1ᵀ [k, h] and W2ᵀ [h, g], once per call, so every block's products have B row-major.
         let w1T = BlockGemm.transposed(w1, rows: h, columns: k)
-        let w2T = g > inlineGateRows ? BlockGemm.transposed(w2, rows: g, columns: h) : nil
+        let w2T = g > inlineGateRows && !fusedScalarGate ? BlockGemm.transposed(w2, rows: g, columns: h) : nil
         defer {
             w1T.deallocate()
             w2T?.deallocate()

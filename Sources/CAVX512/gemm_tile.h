@@ -1,0 +1,30 @@
+// The inner loop of the AVX-512 GEMM's register tiles (gemm.c), shared with kernels that run
+// a product's tiles and go on from the accumulators (cafu_scalar_forward.c). Include after the
+// file's `#pragma clang attribute push` of the AVX-512 target and after avx512_inline.h.
+#ifndef ARMMT_GEMM_TILE_H
+#define ARMMT_GEMM_TILE_H
+
+// One operand of a product whose A is two blocks side by side, [A1 | A2]: A[r, l] is
+// a[r·lda + l·acs] for l < k. The second block's l continues from the first's.
+typedef struct {
+    const float *a;
+    long lda, acs, k;
+} operand;
+
+// acc[r][v] += Σ_l A[r, l]·B[l, 16v…], l in order: the inner loop of a tile over one operand,
+// on the caller's `__m512 acc[R][4]`; B's last vector masked by `last`. AT (a constant): A read
+// transposed, A[r, l] at a[r + l·acs].
+#define ACCUMULATE(R, V, AT, op, b, ldb, last)                                                                     \
+    for (long l = 0; l < (op).k; ++l) {                                                                            \
+        const float *bl = (b) + l * (ldb), *al = (op).a + l * (op).acs;                                            \
+        __m512 bv[4];                                                                                              \
+        _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                             \
+            bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, bl + 16 * v) : _mm512_loadu_ps(bl + 16 * v);          \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; ++r) {                                           \
+            const __m512 x = _mm512_set1_ps(al[AT ? r : r * (op).lda]);                                            \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; ++v)                                         \
+                acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);                                                  \
+        }                                                                                                          \
+    }
+
+#endif
