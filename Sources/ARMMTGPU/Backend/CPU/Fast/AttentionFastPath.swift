@@ -90,7 +90,8 @@ enum AttentionFastPath {
     /// alternating runs of the bench's default shapes gave medians of 273.9 against 312.7 µs
     /// (behaviour forward), 647.0 against 710.3 (behaviour backward), 229.8 against 252.6 (list
     /// forward) and 554.1 against 532.8 (list backward, the one slower); one task per sample was
-    /// slower than both (the next sample's rows are prefetched only within a task).
+    /// slower than both (the next sample's rows are prefetched only within a task; BENCHMARKS.md,
+    /// session 15).
     static func forEachSample(_ p: AttentionParameters, pool: CPUScratchPool, parallel: Bool,
                               _ body: (Int, Workspace) -> Void) {
         let work = p.heads * p.queryLength * p.keyLength * max(p.headDim, 1) * 4

@@ -55,7 +55,7 @@ enum CAFUFastPath {
     /// range of blocks per core, a core slowed by other work on the machine held the whole op
     /// up. At the bench's default shape the medians of seven alternating runs were forward
     /// 823.4 µs (a range per core) against 720.7 µs (a task per block), backward 1827.4 against
-    /// 1489.8 µs.
+    /// 1489.8 µs (BENCHMARKS.md, session 15).
     static func forEachBlock(_ p: CAFUParameters, floatsPerTask: Int, scratch: CPUScratchPool, parallel: Bool,
                              _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
         let n = p.items, blocks = (n + blockRows - 1) / blockRows
