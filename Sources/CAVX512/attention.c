@@ -11,6 +11,7 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
 
 #include "avx512_inline.h"
+#include "avx512_math.h"
 
 // Queries per block: two 16-lane vectors, the model's Lq = 32 in one block.
 #define QUERY_BLOCK 32
@@ -90,6 +91,27 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
     }
 }
 
+// scale·Qᵀ (or dOᵀ with factor 1) of one head at dh = 16: t[l][i] = factor·x[i][l] (row stride
+// 32) for i < wq ≤ 32, 0 for i ≥ wq. Inlined with the width fixed, so nothing spills.
+ALWAYS_INLINE void transposeBlock16(long wq, float factor, const float *x, long ldx, float *t) {
+    const __m512 f = _mm512_set1_ps(factor);
+#pragma clang loop unroll(full)
+    for (int i0 = 0; i0 < 32; i0 += 16) {
+        __m512 r[16];
+        const float *at = x + i0 * ldx;
+        if (i0 + 16 <= wq) {
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(at + i * ldx);
+        } else {
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 16; ++i) r[i] = i0 + i < wq ? _mm512_loadu_ps(at + i * ldx) : _mm512_setzero_ps();
+        }
+        transpose16(r);
+#pragma clang loop unroll(full)
+        for (int c = 0; c < 16; ++c) _mm512_storeu_ps(t + 32 * c + i0, _mm512_mul_ps(f, r[c]));
+    }
+}
+
 // ---- The forward at dh = 16 (the default config's head width), where a head's row is one
 // vector. One head and block of up to 32 queries makes three passes over the keys, its
 // operands in L1: Sᵀ and the per-query max in one, the exponentials (both 16-lane groups
@@ -99,27 +121,28 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
 // Keys per score tile: 24 accumulators, the two Qᵀ vectors of one l and their broadcasts.
 #define KEY_TILE 12
 
+// acc[r][g] = Σ_l a[r·lda + l]·bT[32·l + 16·g …] for r < R (R key rows of A = K or V times
+// the block's transposed queries bT [16, 32]), each a chain in l order from 0.
+// The l loop is not unrolled: unrolled, LLVM hoisted all 16·R broadcasts of A out of the chains
+// and spilled them to the stack, three times the time of the products.
+#define PRODUCT_TILE16(R, acc, a, lda, bT)                                                                         \
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();   \
+    _Pragma("clang loop unroll(disable)") for (int l = 0; l < 16; ++l) {                                           \
+        const __m512 b0 = _mm512_loadu_ps((bT) + 32 * l), b1 = _mm512_loadu_ps((bT) + 32 * l + 16);              \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; ++r) {                                           \
+            const __m512 x = _mm512_set1_ps((a)[r * (lda) + l]);                                                   \
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);                                                         \
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);                                                         \
+        }                                                                                                          \
+    }
+
 // Sᵀ rows j0 … j0 + R − 1 (stride 32) = K·(scale·Qᵀ), and the running max in the general
 // softmax's two chains (m[0], m[1]: odd rows; m[2], m[3]: even rows after the first) per
 // 16-lane group. j0 is a multiple of KEY_TILE (even), so row j0 + r has the parity of r.
 ALWAYS_INLINE void scoreTile16(const int R, const float *kh, long ldk, const float *qT, float *s, long j0,
                                __m512 m[4]) {
     __m512 acc[KEY_TILE][2];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    const float *kr = kh + j0 * ldk;
-    // Not unrolled: unrolled, LLVM hoisted all 16·R broadcasts of K out of the chains and
-    // spilled them to the stack, three times the time of the products.
-#pragma clang loop unroll(disable)
-    for (int l = 0; l < 16; ++l) {
-        const __m512 b0 = _mm512_loadu_ps(qT + 32 * l), b1 = _mm512_loadu_ps(qT + 32 * l + 16);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < R; ++r) {
-            const __m512 x = _mm512_set1_ps(kr[r * ldk + l]);
-            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
-        }
-    }
+    PRODUCT_TILE16(R, acc, kh + j0 * ldk, ldk, qT)
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; ++r) {
         float *row = s + 32 * (j0 + r);
@@ -134,28 +157,30 @@ ALWAYS_INLINE void scoreTile16(const int R, const float *kh, long ldk, const flo
 #define SCORE_REST(R)                                                                                              \
     case R: scoreTile16(R, kh, ldk, qT, s, j0, m); break;
 
-// O rows of queries i0 … i0 + rows − 1 (rows ≤ 16) = (P·V)·(1/Σ): 16 chains over the keys.
-ALWAYS_INLINE void outputTile16(long n, long rows, const float *p, const float *vh, long ldv,
-                                const float *inverseSum, float *out, long ldo) {
+// Rows r < rows (≤ 16) of A·B times factor[r·fs] (fs = 0: one factor for every row), A read
+// transposed from rows of 32 (A[r, j] = aT[32·j + r]), B's rows b + j·ldb: 16 chains over
+// j < n. O = (P·V)·(1/Σ) in the forward, dQ = scale·(dS·K) in the backward.
+ALWAYS_INLINE void rowTile16(long n, long rows, const float *aT, const float *b, long ldb, const float *factor,
+                             long fs, float *out, long ldo) {
     __m512 acc[16];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
     for (long j = 0; j < n; ++j) {
-        const __m512 vj = _mm512_loadu_ps(vh + j * ldv);
-        const float *pj = p + 32 * j;
+        const __m512 bj = _mm512_loadu_ps(b + j * ldb);
+        const float *aj = aT + 32 * j;
 #pragma clang loop unroll(full)
-        for (int r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pj[r]), vj, acc[r]);
+        for (int r = 0; r < 16; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(aj[r]), bj, acc[r]);
     }
 #pragma clang loop unroll(full)
     for (int r = 0; r < 16; ++r)
-        if (r < rows) _mm512_storeu_ps(out + r * ldo, _mm512_mul_ps(_mm512_set1_ps(inverseSum[r]), acc[r]));
+        if (r < rows) _mm512_storeu_ps(out + r * ldo, _mm512_mul_ps(_mm512_set1_ps(factor[r * fs]), acc[r]));
 }
 
 // One head and query block at dh = 16. work: qT [16, 32], Sᵀ [n, 32], max/sum/inverse [3, 32].
 static void forwardBlock16(long wq, long n, float scale, const float *q, long ldq, const float *kh, long ldk,
                            const float *vh, long ldv, float *out, long ldo, float *lse, float *sums, float *work) {
     float *qT = work, *s = qT + 16 * 32, *max = s + n * 32, *sum = max + 32, *inverseSum = sum + 32;
-    armmt_avx512_transpose_scaled(wq, 16, scale, q, ldq, qT, 32);
+    transposeBlock16(wq, scale, q, ldq, qT);
     __m512 m[4];
     long j0 = 0;
     for (; j0 + KEY_TILE <= n; j0 += KEY_TILE) scoreTile16(KEY_TILE, kh, ldk, qT, s, j0, m);
@@ -168,7 +193,7 @@ static void forwardBlock16(long wq, long n, float scale, const float *q, long ld
     _mm512_storeu_ps(max + 16, swiftMax(m[1], m[3]));
     armmt_avx512_exp_columns32(s, n, max, sum, inverseSum);
     for (long i0 = 0; i0 < wq; i0 += 16)
-        outputTile16(n, wq - i0 < 16 ? wq - i0 : 16, s + i0, vh, ldv, inverseSum + i0, out + i0 * ldo, ldo);
+        rowTile16(n, wq - i0 < 16 ? wq - i0 : 16, s + i0, vh, ldv, inverseSum + i0, 1, out + i0 * ldo, ldo);
     for (long i = 0; i < wq; ++i) lse[i] = max[i], sums[i] = sum[i];
 }
 
@@ -201,6 +226,112 @@ void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float 
     armmt_avx512_add_log(heads * lq, lse, sums);
 }
 
+// ---- The backward at dh = 16: the general path's steps in one pass per product, each tile's
+// epilogue going on from its registers (P from the score tile, D's chains from the dP tile), and
+// no call per product. Every element is the general path's chain, in the same order, so the
+// bits are the same. Rows of Pᵀ and dPᵀ are 32 wide whatever wq is: the lanes past wq come
+// from zero queries and an lse of 0, and no product reads them.
+
+// Pᵀ rows j0 … j0 + R − 1 = e^(K·(scale·Qᵀ) − lse), then dPᵀ's rows = V·dOᵀ and D's chains
+// d[g] += P ⊙ dP in key order (armmt_avx512_probabilities_and_score_gradient's first loop).
+ALWAYS_INLINE void probabilityTile16(const int R, long j0, const float *kh, long ldk, const float *vh, long ldv,
+                                     const float *qT, const float *dOT, const __m512 lse[2], float *p, float *dP,
+                                     __m512 d[2]) {
+    __m512 acc[KEY_TILE][2];
+    PRODUCT_TILE16(R, acc, kh + j0 * ldk, ldk, qT)
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; ++r) {
+        _mm512_storeu_ps(p + 32 * (j0 + r), exp16(_mm512_sub_ps(acc[r][0], lse[0])));
+        _mm512_storeu_ps(p + 32 * (j0 + r) + 16, exp16(_mm512_sub_ps(acc[r][1], lse[1])));
+    }
+    PRODUCT_TILE16(R, acc, vh + j0 * ldv, ldv, dOT)
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; ++r) {
+        float *row = dP + 32 * (j0 + r);
+        _mm512_storeu_ps(row, acc[r][0]);
+        _mm512_storeu_ps(row + 16, acc[r][1]);
+        d[0] = _mm512_fmadd_ps(_mm512_loadu_ps(p + 32 * (j0 + r)), acc[r][0], d[0]);
+        d[1] = _mm512_fmadd_ps(_mm512_loadu_ps(p + 32 * (j0 + r) + 16), acc[r][1], d[1]);
+    }
+}
+
+#define PROBABILITY_REST(R)                                                                                        \
+    case R: probabilityTile16(R, j0, kh, ldk, vh, ldv, qT, dOT, l, p, dP, d); break;
+
+// Keys per dK / dV tile: 16 accumulators, one row of Q or dO, the broadcasts.
+#define KEY_GRAD_TILE 16
+
+// Rows j0 … j0 + R − 1 of C (dK or dV: C = [C +] Aᵀ·X over the block's wq queries, A = dSᵀ or
+// Pᵀ with rows of 32), times *factor when factor is not NULL: the chains of
+// armmt_avx512_gemm_rows_scaled (and _gemm, _gemm_add) resumed from C's rows with fromC.
+ALWAYS_INLINE void keyGradientTile16(const int R, long j0, long wq, const float *a, const float *x, long ldx,
+                                     float *c, long ldc, int fromC, const float *factor) {
+    __m512 acc[KEY_GRAD_TILE];
+    c += j0 * ldc, a += 32 * j0;
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; ++r) acc[r] = fromC ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
+    for (long i = 0; i < wq; ++i) {
+        const __m512 xi = _mm512_loadu_ps(x + i * ldx);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[32 * r + i]), xi, acc[r]);
+    }
+    if (factor) {
+        const __m512 f = _mm512_set1_ps(*factor);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; ++r) acc[r] = _mm512_mul_ps(f, acc[r]);
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(c + r * ldc, acc[r]);
+}
+
+#define KEY_GRAD_REST(R)                                                                                           \
+    case R: keyGradientTile16(R, j0, wq, a, x, ldx, c, ldc, fromC, factor); break;
+
+static void keyGradient16(long n, long wq, const float *a, const float *x, long ldx, float *c, long ldc, int fromC,
+                          const float *factor) {
+    long j0 = 0;
+    for (; j0 + KEY_GRAD_TILE <= n; j0 += KEY_GRAD_TILE)
+        keyGradientTile16(KEY_GRAD_TILE, j0, wq, a, x, ldx, c, ldc, fromC, factor);
+    switch (n - j0) {
+        KEY_GRAD_REST(1) KEY_GRAD_REST(2) KEY_GRAD_REST(3) KEY_GRAD_REST(4) KEY_GRAD_REST(5)
+        KEY_GRAD_REST(6) KEY_GRAD_REST(7) KEY_GRAD_REST(8) KEY_GRAD_REST(9) KEY_GRAD_REST(10)
+        KEY_GRAD_REST(11) KEY_GRAD_REST(12) KEY_GRAD_REST(13) KEY_GRAD_REST(14) KEY_GRAD_REST(15)
+    default: break;
+    }
+}
+
+// One head and query block at dh = 16. work: qT, dOT [16, 32], Pᵀ, dPᵀ [n, 32].
+static void backwardBlock16(long wq, long n, float scale, const float *q, long ldq, const float *dO, long lddo,
+                            const float *kh, long ldk, const float *vh, long ldv, const float *lse, float *dQ,
+                            long lddq, float *dK, long lddk, float *dV, long lddv, int later, int lastBlock,
+                            float *work) {
+    float *qT = work, *dOT = qT + 16 * 32, *p = dOT + 16 * 32, *dP = p + ((n + 3) & ~3L) * 32;
+    transposeBlock16(wq, scale, q, ldq, qT);
+    transposeBlock16(wq, 1.0f, dO, lddo, dOT);
+    const __m512 l[2] = {_mm512_maskz_loadu_ps(lanesBelow(wq), lse),
+                         _mm512_maskz_loadu_ps(lanesBelow(wq - 16 > 0 ? wq - 16 : 0), lse + 16)};
+    __m512 d[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    long j0 = 0;
+    for (; j0 + KEY_TILE <= n; j0 += KEY_TILE) probabilityTile16(KEY_TILE, j0, kh, ldk, vh, ldv, qT, dOT, l, p, dP, d);
+    switch (n - j0) {
+        PROBABILITY_REST(1) PROBABILITY_REST(2) PROBABILITY_REST(3) PROBABILITY_REST(4) PROBABILITY_REST(5)
+        PROBABILITY_REST(6) PROBABILITY_REST(7) PROBABILITY_REST(8) PROBABILITY_REST(9) PROBABILITY_REST(10)
+        PROBABILITY_REST(11)
+    default: break;
+    }
+    // dSᵀ = Pᵀ ⊙ (dPᵀ − D), in place of dPᵀ.
+    for (long j = 0; j < n; ++j)
+#pragma clang loop unroll(full)
+        for (int g = 0; g < 2; ++g) {
+            float *r = dP + 32 * j + 16 * g;
+            _mm512_storeu_ps(r, _mm512_mul_ps(_mm512_loadu_ps(p + 32 * j + 16 * g), _mm512_sub_ps(_mm512_loadu_ps(r), d[g])));
+        }
+    for (long i0 = 0; i0 < wq; i0 += 16)
+        rowTile16(n, wq - i0 < 16 ? wq - i0 : 16, dP + i0, kh, ldk, &scale, 0, dQ + i0 * lddq, lddq);
+    keyGradient16(n, wq, dP, q, ldq, dK, lddk, later, lastBlock ? &scale : 0);
+    keyGradient16(n, wq, p, dO, lddo, dV, lddv, later, 0);
+}
+
 void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                      const float *dO, long lddo, const float *k, long ldk, long khs, const float *v,
                                      long ldv, long vhs, const float *lse, float *dQ, long lddq, float *dK, long lddk,
@@ -217,6 +348,12 @@ void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float
             const long wq = lq - i0 < QUERY_BLOCK ? lq - i0 : QUERY_BLOCK, st = (wq + 7) & ~7L;
             const float *qb = q + i0 * ldq + h * dh, *dOb = dO + i0 * lddo + h * dh;
             prefetchShare(next, nextCount, step++, steps);
+            const int later = i0 > 0, lastBlock = i0 + QUERY_BLOCK >= lq;
+            if (dh == 16) {
+                backwardBlock16(wq, n, scale, qb, ldq, dOb, lddo, kh, ldk, vh, ldv, lse + h * lq + i0,
+                                dQ + i0 * lddq + h * dh, lddq, dKh, lddk, dVh, lddv, later, lastBlock, work);
+                continue;
+            }
             armmt_avx512_transpose_scaled(wq, dh, scale, qb, ldq, qT, st);
             armmt_avx512_transpose_scaled(wq, dh, 1.0f, dOb, lddo, dOT, st);
             for (long i = 0; i < st; ++i) stat[i] = i < wq ? lse[h * lq + i0 + i] : 0.0f;
@@ -226,7 +363,6 @@ void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float
             armmt_avx512_probabilities_and_score_gradient(s, dP, n, n4, st, stat);
             // dQ = scale·(dS·K); dK/scale = dSᵀ·Q and dV = Pᵀ·dO, their chains over the query
             // blocks resumed from the last block's sums.
-            const int later = i0 > 0, lastBlock = i0 + QUERY_BLOCK >= lq;
             armmt_avx512_gemm_rows_scaled(wq, dh, n, dP, 1, st, kh, ldk, dQ + i0 * lddq + h * dh, lddq, 0, &scale, 0);
             armmt_avx512_gemm_rows_scaled(n, dh, wq, dP, st, 1, qb, ldq, dKh, lddk, later, lastBlock ? &scale : 0, 0);
             (later ? armmt_avx512_gemm_add : armmt_avx512_gemm)(n, dh, wq, s, st, 1, dOb, lddo, dVh, lddv);

@@ -121,7 +121,9 @@ void armmt_avx512_attention_forward(long lq, long n, long heads, long dh, float 
 /// as its per-head loop). Operands as in armmt_avx512_attention_forward, plus dO's rows
 /// (dO + i·lddo) and lse [heads, lq]. Writes dQ's rows (dQ + i·lddq) and the n valid keys'
 /// rows of dK and dV (dK + j·lddk, j < n; head h at + h·dh); masked keys' rows are the
-/// caller's. work: at least 2·dh·32 + 2·round4(n)·32 + 32 floats. The `nextCount` blocks of
+/// caller's. At dh = 16 each head and query block runs in one function (P and D's chains from
+/// the product tiles' registers, no call per product); the bits are those of the general path.
+/// work: at least 2·dh·32 + 2·round4(n)·32 + 32 floats. The `nextCount` blocks of
 /// rows at `next` (the next sample's) are prefetched, a share before each head and query block.
 void armmt_avx512_attention_backward(long lq, long n, long heads, long dh, float scale, const float *q, long ldq,
                                      const float *dO, long lddo, const float *k, long ldk, long khs, const float *v,
