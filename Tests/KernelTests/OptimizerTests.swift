@@ -167,6 +167,55 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// The CPU backend's AdamW (eight lanes, elements split over cores) gives the bits of the
+    /// scalar `OptimizerReference.adamW`, serial and parallel, on counts that are not multiples of
+    /// 8 and counts large enough to split, with ±0, huge and tiny values, ±∞ and NaN among the
+    /// gradients and parameters.
+    func testCPUAdamWGivesTheReferenceBits() throws {
+        var rng = SeededRandom(seed: 23)
+        let specials: [Float] = [0, -0, 1e30, -1e30, 1e-30, .infinity, -.infinity, .nan]
+        for (i, n) in [1, 7, 8, 9, 255, 1001, 70_003].enumerated() {
+            var param = rng.floats(n, -2, 2), grad = rng.floats(n, -1, 1)
+            let m0 = rng.floats(n, -0.1, 0.1), v0 = rng.floats(n, 0, 0.1)
+            for (j, e) in specials.enumerated() where n > 8 {
+                grad[(j * 7919 + 3) % n] = e
+                param[(j * 104_729 + 5) % n] = e
+            }
+            let p = AdamWParameters(learningRate: 3e-3, weightDecay: i % 2 == 0 ? 0.01 : 0, step: 1 + 5 * i)
+            let scale: Float = i % 3 == 0 ? 0.37 : 1
+            var rp = param, rm = m0, rv = v0
+            OptimizerReference.adamW(p, parameter: &rp, gradient: grad, m: &rm, v: &rv, count: n, gradientScale: scale)
+            for parallel in [false, true] {
+                let b = CPUBackend(parallel: parallel)
+                let tp = try b.tensor(param, shape: [n]), tg = try b.tensor(grad, shape: [n])
+                let tm = try b.tensor(m0, shape: [n]), tv = try b.tensor(v0, shape: [n])
+                try b.adamW(p, parameter: tp, gradient: tg, m: tm, v: tv, gradientScale: try b.tensor([scale], shape: [1]))
+                for (name, t, want) in [("parameter", tp, rp), ("m", tm, rm), ("v", tv, rv)] {
+                    XCTAssertEqual(try b.read(t).map(\.bitPattern), want.map(\.bitPattern), "n=\(n) parallel \(parallel): \(name)")
+                }
+            }
+        }
+    }
+
+    /// The CPU backend's gradient norm (eight blocks' chains side by side, blocks split over
+    /// cores) gives the bits of the reference's per-tensor blocked sums added in tensor order,
+    /// serial and parallel, with tensors that are empty, shorter than a block, a block and one
+    /// element long, and long enough that a core's range of blocks crosses from one tensor to the
+    /// next.
+    func testCPUGradientNormGivesTheReferenceBits() throws {
+        var rng = SeededRandom(seed: 29)
+        let counts = [0, 1, 255, 257, 2048, 2049, 70_000, 3, 40_001]
+        let tensors = counts.map { rng.floats($0, -3, 3) }
+        var total: Float = 0
+        for t in tensors { total += OptimizerReference.sumOfSquares(t, count: t.count) }
+        for parallel in [false, true] {
+            let b = CPUBackend(parallel: parallel)
+            let norm = try b.makeTensor([1]), scale = try b.makeTensor([1])
+            try b.gradientNorm(try tensors.map { try b.tensor($0, shape: [$0.count]) }, maxNorm: 1, norm: norm, clipScale: scale)
+            XCTAssertEqual(try b.read(norm)[0].bitPattern, total.squareRoot().bitPattern, "parallel \(parallel)")
+        }
+    }
+
     func testOpenCLGradientNormIsDeterministic() throws {
         let b = try MiscTestSupport.openCL()
         var rng = SeededRandom(seed: 8)
