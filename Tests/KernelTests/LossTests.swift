@@ -127,6 +127,22 @@ final class LossTests: XCTestCase {
         }
     }
 
+    /// Confident, correct logits: every term is log1p(e^−|x|) ≈ e^−|x|, far below 1's rounding,
+    /// so the loss keeps its relative accuracy only if log1p is computed as such (log(1 + e)
+    /// would round it to 0).
+    func testBCEConfidentCorrectLogitsKeepTheirTinyLoss() throws {
+        for b in try backends() {
+            let xs: [Float] = [20, -20, 25, -18, 30, 16.5, -22, 19, -17]
+            let ys: [Float] = xs.map { $0 > 0 ? 1 : 0 }
+            let x = try b.tensor(xs, shape: [xs.count, 1]), y = try b.tensor(ys, shape: [xs.count, 1])
+            let mask = try b.tensor([Float](repeating: 1, count: xs.count), shape: [xs.count]), w = try b.tensor([1], shape: [1])
+            let l = try b.makeTensor([1]), d = try b.makeTensor([xs.count, 1])
+            try b.bceWithLogits(logits: x, labels: y, labelColumn: 0, rowMask: mask, weights: w, losses: l, dLogits: d)
+            let want = xs.map { log1p(exp(-abs(Double($0)))) }.reduce(0, +) / Double(xs.count)
+            XCTAssertEqual(Double(try b.read(l)[0]), want, accuracy: 1e-5 * want, b.name)
+        }
+    }
+
     func testListwiseKnownValues() throws {
         for b in try backends() {
             // List 0: equal logits, gains 3 and 1 → p = (0.75, 0.25), loss log 2.
