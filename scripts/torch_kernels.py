@@ -97,6 +97,47 @@ def cases(device, gen):
         do = r(*o.shape)
         out.append(("attention", "bwd " + shape, lambda o=o, q=q, k=k, v=v, do=do:
                     torch.autograd.grad(o, (q, k, v), do, retain_graph=True)))
+
+    # Losses as armmt-gpu's bench: 256 lists of K = 32, T = 2 targets weighted (1, 0.5), graded
+    # labels (10% in {1, 2, 3}), list i keeps its first K − i % 5 items. Each row is the loss and
+    # its gradient (armmt-gpu's op returns both).
+    t = 2
+    logits = (r(list_rows, t) * 4).requires_grad_()
+    labels = torch.where(torch.rand(list_rows, t, generator=gen) < 0.1,
+                         torch.randint(1, 4, (list_rows, t), generator=gen).float(), torch.zeros(list_rows, t)).to(device)
+    keep = (torch.arange(K)[None, :] < (K - torch.arange(B) % 5)[:, None]).reshape(-1).to(device)
+    weights = torch.tensor([1.0, 0.5], device=device)
+
+    def bce():
+        per = F.binary_cross_entropy_with_logits(logits, (labels > 0).float(), reduction="none")
+        loss = ((per * keep[:, None]).sum(0) / keep.sum() * weights).sum()
+        return torch.autograd.grad(loss, logits)
+
+    def listwise():
+        x, m = logits.view(B, K, t), keep.view(B, K, 1)
+        logp = F.log_softmax(x.masked_fill(~m, float("-inf")), dim=1)
+        gains = torch.where(m & (labels.view(B, K, t) > 0), torch.exp2(labels.view(B, K, t)) - 1, torch.zeros(()))
+        total = gains.sum(1, keepdim=True)
+        kept = total > 0
+        per_list = -torch.where(m, gains / total.clamp_min(1e-30) * logp, torch.zeros(())).sum(1)
+        loss = ((per_list * kept[:, 0]).sum(0) / kept.sum((0, 1)).clamp_min(1) * weights).sum()
+        return torch.autograd.grad(loss, logits)
+
+    shape = f"lists={B} K={K} T={t}"
+    out.append(("bce", shape, bce))
+    out.append(("listwise_ce", shape, listwise))
+
+    # The optimizer over 1M parameters: the global norm (what clip_grad_norm_ computes before it
+    # scales; armmt-gpu hands the scale to AdamW instead) and one AdamW step, as torch.optim runs
+    # it by default and with fused=True.
+    n = 1 << 20
+    grad = r(n)
+    out.append(("grad_norm", "1M params", lambda: torch.linalg.vector_norm(grad)))
+    for fused in (None, True):
+        param = torch.nn.Parameter(r(n))
+        param.grad = grad.clone()
+        opt = torch.optim.AdamW([param], lr=1e-3, fused=fused)
+        out.append(("adamw", "1M params" + (" fused" if fused else ""), opt.step))
     return out
 
 

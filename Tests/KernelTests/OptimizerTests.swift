@@ -197,22 +197,25 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
-    /// The CPU backend's gradient norm (eight blocks' chains side by side, blocks split over
+    /// The CPU backend's gradient norm (a block's eight chains as one vector, blocks split over
     /// cores) gives the bits of the reference's per-tensor blocked sums added in tensor order,
     /// serial and parallel, with tensors that are empty, shorter than a block, a block and one
     /// element long, and long enough that a core's range of blocks crosses from one tensor to the
-    /// next.
+    /// next. The square root can map neighbouring sums to one norm, so forty more single-tensor
+    /// cases of lengths on and off the block size make an order difference show.
     func testCPUGradientNormGivesTheReferenceBits() throws {
         var rng = SeededRandom(seed: 29)
-        let counts = [0, 1, 255, 257, 2048, 2049, 70_000, 3, 40_001]
-        let tensors = counts.map { rng.floats($0, -3, 3) }
-        var total: Float = 0
-        for t in tensors { total += OptimizerReference.sumOfSquares(t, count: t.count) }
-        for parallel in [false, true] {
-            let b = CPUBackend(parallel: parallel)
-            let norm = try b.makeTensor([1]), scale = try b.makeTensor([1])
-            try b.gradientNorm(try tensors.map { try b.tensor($0, shape: [$0.count]) }, maxNorm: 1, norm: norm, clipScale: scale)
-            XCTAssertEqual(try b.read(norm)[0].bitPattern, total.squareRoot().bitPattern, "parallel \(parallel)")
+        var cases = [[0, 1, 255, 257, 2048, 2049, 70_000, 3, 40_001].map { rng.floats($0, -3, 3) }]
+        for i in 0..<40 { cases.append([rng.floats(i % 4 == 0 ? 256 * (1 + i) : 1 + rng.index(3000), -3, 3)]) }
+        for (c, tensors) in cases.enumerated() {
+            var total: Float = 0
+            for t in tensors { total += OptimizerReference.sumOfSquares(t, count: t.count) }
+            for parallel in [false, true] {
+                let b = CPUBackend(parallel: parallel)
+                let norm = try b.makeTensor([1]), scale = try b.makeTensor([1])
+                try b.gradientNorm(try tensors.map { try b.tensor($0, shape: [$0.count]) }, maxNorm: 1, norm: norm, clipScale: scale)
+                XCTAssertEqual(try b.read(norm)[0].bitPattern, total.squareRoot().bitPattern, "case \(c) parallel \(parallel)")
+            }
         }
     }
 

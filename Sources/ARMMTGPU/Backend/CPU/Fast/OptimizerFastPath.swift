@@ -5,9 +5,9 @@
 ///   over cores. Each step is one IEEE operation (no fused multiply-add), so every lane rounds
 ///   as the scalar loop does.
 /// - Sum of squares (the global gradient norm): the reference's blocks of
-///   `OptimizerReference.block` elements, each block's sum one chain in element order. The
-///   chains of eight blocks run side by side (one chain alone waits on each add's latency),
-///   blocks are spread over cores, and the block sums are added in the reference's order.
+///   `OptimizerReference.block` elements, each block one eight-lane vector of chains (the
+///   reference's eight chains), blocks spread over cores, and the block sums added in the
+///   reference's order.
 enum OptimizerFastPath {
     static func adamW(_ p: AdamWParameters, parameter: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>,
                       m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
@@ -59,20 +59,15 @@ enum OptimizerFastPath {
         defer { sums.deallocate() }
         owner.withUnsafeBufferPointer { owner in
             CPUParallel.forEachRange(blocks, workPerItem: 2 * block, parallel: parallel) { range in
-                var b = range.lowerBound
-                while b < range.upperBound {
+                for b in range {
                     let t = tensors[owner[b]], start = (b - firstBlock[owner[b]]) * block
-                    // Eight whole blocks of one tensor side by side; otherwise one block.
-                    if b + 8 <= range.upperBound, start + 8 * block <= t.count, owner[b + 7] == owner[b] {
-                        eightBlockSums(t.values + start, block, into: sums + b)
-                        b += 8
-                    } else {
-                        let x = t.values + start
-                        var s: Float = 0
-                        for k in 0..<min(block, t.count - start) { s += x[k] * x[k] }
-                        sums[b] = s
-                        b += 1
+                    let x = t.values + start, n = min(block, t.count - start)
+                    var s = Float8()
+                    for k in stride(from: 0, to: n, by: 8) {
+                        let v = k + 8 <= n ? x.load8(k) : VectorMath.loadPartial(x + k, n - k)
+                        s += v * v
                     }
+                    sums[b] = VectorMath.horizontalSum(s)
                 }
             }
         }
@@ -83,17 +78,5 @@ enum OptimizerFastPath {
             total += tensorTotal
         }
         return total
-    }
-
-    /// The sums of squares of the eight blocks at x, x + block, …: lane j is block j's chain.
-    @inline(__always)
-    private static func eightBlockSums(_ x: UnsafePointer<Float>, _ block: Int, into out: UnsafeMutablePointer<Float>) {
-        var s = Float8()
-        for k in 0..<block {
-            let a = Float8(x[k], x[block + k], x[2 * block + k], x[3 * block + k],
-                           x[4 * block + k], x[5 * block + k], x[6 * block + k], x[7 * block + k])
-            s += a * a
-        }
-        out.store8(s, 0)
     }
 }
