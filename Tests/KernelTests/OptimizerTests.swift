@@ -167,14 +167,15 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
-    /// The CPU backend's AdamW (eight lanes, elements split over cores) gives the bits of the
-    /// scalar `OptimizerReference.adamW`, serial and parallel, on counts that are not multiples of
-    /// 8 and counts large enough to split, with ±0, huge and tiny values, ±∞ and NaN among the
-    /// gradients and parameters.
+    /// The CPU backend's AdamW (sixteen lanes under AVX-512, eight under AVX2, elements split over
+    /// cores) gives the bits of the scalar `OptimizerReference.adamW` under both vector units
+    /// (AVX-512 where the host has it), serial and parallel, on counts that are not multiples of
+    /// 8 or 16 and counts large enough to split, with ±0, huge and tiny values, ±∞ and NaN among
+    /// the gradients and parameters.
     func testCPUAdamWGivesTheReferenceBits() throws {
         var rng = SeededRandom(seed: 23)
         let specials: [Float] = [0, -0, 1e30, -1e30, 1e-30, .infinity, -.infinity, .nan]
-        for (i, n) in [1, 7, 8, 9, 255, 1001, 70_003].enumerated() {
+        for (i, n) in [1, 7, 8, 9, 15, 16, 17, 255, 1001, 70_003].enumerated() {
             var param = rng.floats(n, -2, 2), grad = rng.floats(n, -1, 1)
             let m0 = rng.floats(n, -0.1, 0.1), v0 = rng.floats(n, 0, 0.1)
             for (j, e) in specials.enumerated() where n > 8 {
@@ -185,13 +186,19 @@ final class OptimizerTests: XCTestCase {
             let scale: Float = i % 3 == 0 ? 0.37 : 1
             var rp = param, rm = m0, rv = v0
             OptimizerReference.adamW(p, parameter: &rp, gradient: grad, m: &rm, v: &rv, count: n, gradientScale: scale)
-            for parallel in [false, true] {
-                let b = CPUBackend(parallel: parallel)
-                let tp = try b.tensor(param, shape: [n]), tg = try b.tensor(grad, shape: [n])
-                let tm = try b.tensor(m0, shape: [n]), tv = try b.tensor(v0, shape: [n])
-                try b.adamW(p, parameter: tp, gradient: tg, m: tm, v: tv, gradientScale: try b.tensor([scale], shape: [1]))
-                for (name, t, want) in [("parameter", tp, rp), ("m", tm, rm), ("v", tv, rv)] {
-                    XCTAssertEqual(try b.read(t).map(\.bitPattern), want.map(\.bitPattern), "n=\(n) parallel \(parallel): \(name)")
+            let units: [CPUVectorUnit] = CPUVectorUnit.hostHasAVX512 ? [.avx2, .avx512] : [.avx2]
+            for unit in units {
+                for parallel in [false, true] {
+                    try CPUVectorUnit.with(unit) {
+                        let b = CPUBackend(parallel: parallel)
+                        let tp = try b.tensor(param, shape: [n]), tg = try b.tensor(grad, shape: [n])
+                        let tm = try b.tensor(m0, shape: [n]), tv = try b.tensor(v0, shape: [n])
+                        try b.adamW(p, parameter: tp, gradient: tg, m: tm, v: tv, gradientScale: try b.tensor([scale], shape: [1]))
+                        for (name, t, want) in [("parameter", tp, rp), ("m", tm, rm), ("v", tv, rv)] {
+                            XCTAssertEqual(try b.read(t).map(\.bitPattern), want.map(\.bitPattern),
+                                           "n=\(n) \(unit) parallel \(parallel): \(name)")
+                        }
+                    }
                 }
             }
         }

@@ -141,4 +141,12 @@ void armmt_avx512_bias_gelu_forward(long rows, long cols, const float *x, const 
 void armmt_avx512_bias_gelu_backward(long rows, long cols, const float *dy, const float *x, const float *bias,
                                      float *dx, float *partial);
 
+/// One AdamW step over `count` elements (OptimizerFastPath.adamW; the bits of the scalar
+/// OptimizerReference.adamW lane for lane): g = gradient·gradientScale, w = parameter·decay,
+/// m ← m + (1 − β1)·(g − m), v ← v·β2 + (1 − β2)·g·g,
+/// parameter ← w − stepSize·m / (√v / biasCorrection2Sqrt + ε).
+void armmt_avx512_adamw(long count, float *parameter, const float *gradient, float *m, float *v, float gradientScale,
+                        float decay, float stepSize, float biasCorrection2Sqrt, float beta1, float beta2,
+                        float epsilon);
+
 #endif

@@ -1,9 +1,11 @@
+import CAVX512
+
 /// Float fast path of the optimizer ops for the CPU backend, with the bits of
 /// `OptimizerReference` (math: `OptimizerOps`), so a training run's numbers do not depend on
 /// which of the two runs:
-/// - AdamW: the reference's operations in its order, eight elements at a time, elements split
-///   over cores. Each step is one IEEE operation (no fused multiply-add), so every lane rounds
-///   as the scalar loop does.
+/// - AdamW: the reference's operations in its order, sixteen elements at a time on an AVX-512
+///   host (`armmt_avx512_adamw`), else eight, elements split over cores. Each step is one IEEE
+///   operation (no fused multiply-add), so every lane rounds as the scalar loop does.
 /// - Sum of squares (the global gradient norm): the reference's blocks of
 ///   `OptimizerReference.block` elements, each block one eight-lane vector of chains (the
 ///   reference's eight chains), blocks spread over cores, and the block sums added in the
@@ -16,27 +18,38 @@ enum OptimizerFastPath {
         let decay = Float(s.decay), stepSize = Float(s.stepSize), bc2 = Float(s.biasCorrection2Sqrt)
         let b1 = p.beta1, b2 = p.beta2, eps = p.epsilon
         let oneMinusB1 = 1 - b1, oneMinusB2 = 1 - b2
+        let wide = CPUVectorUnit.current == .avx512
         CPUParallel.forEachRange(count, workPerItem: 16, parallel: parallel) { range in
-            var i = range.lowerBound
-            while i < range.upperBound {
-                let lanes = min(8, range.upperBound - i)
-                @inline(__always) func load(_ x: UnsafePointer<Float>) -> Float8 {
-                    lanes == 8 ? x.load8(i) : VectorMath.loadPartial(x + i, lanes)
-                }
-                @inline(__always) func store(_ value: Float8, _ x: UnsafeMutablePointer<Float>) {
-                    if lanes == 8 { x.store8(value, i) } else { VectorMath.storePartial(value, x + i, lanes) }
-                }
-                let mOld = load(m)
-                let g = load(gradient) * gradientScale
-                let w = load(parameter) * decay
-                let mi = mOld + oneMinusB1 * (g - mOld)
-                let vi = load(v) * b2 + oneMinusB2 * g * g
-                let denom = vi.squareRoot() / bc2 + eps
-                store(w - stepSize * mi / denom, parameter)
-                store(mi, m)
-                store(vi, v)
-                i += lanes
+            if wide {
+                let i = range.lowerBound
+                armmt_avx512_adamw(range.count, parameter + i, gradient + i, m + i, v + i, gradientScale, decay, stepSize,
+                                   bc2, b1, b2, eps)
+                return
             }
+            // (parameter, m, v) of eight elements.
+            @inline(__always) func step(_ param: Float8, _ grad: Float8, _ mOld: Float8, _ vOld: Float8) -> (Float8, Float8, Float8) {
+                let g = grad * gradientScale
+                let w = param * decay
+                let mi = mOld + oneMinusB1 * (g - mOld)
+                let vi = vOld * b2 + oneMinusB2 * g * g
+                let denom = vi.squareRoot() / bc2 + eps
+                return (w - stepSize * mi / denom, mi, vi)
+            }
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let (pi, mi, vi) = step(parameter.load8(i), gradient.load8(i), m.load8(i), v.load8(i))
+                parameter.store8(pi, i)
+                m.store8(mi, i)
+                v.store8(vi, i)
+                i += 8
+            }
+            let rest = range.upperBound - i
+            guard rest > 0 else { return }
+            let (pi, mi, vi) = step(VectorMath.loadPartial(parameter + i, rest), VectorMath.loadPartial(gradient + i, rest),
+                                    VectorMath.loadPartial(m + i, rest), VectorMath.loadPartial(v + i, rest))
+            VectorMath.storePartial(pi, parameter + i, rest)
+            VectorMath.storePartial(mi, m + i, rest)
+            VectorMath.storePartial(vi, v + i, rest)
         }
     }
 
