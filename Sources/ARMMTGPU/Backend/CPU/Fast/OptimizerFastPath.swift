@@ -8,8 +8,8 @@ import CAVX512
 ///   operation (no fused multiply-add), so every lane rounds as the scalar loop does.
 /// - Sum of squares (the global gradient norm): the reference's blocks of
 ///   `OptimizerReference.block` elements, each block one eight-lane vector of chains (the
-///   reference's eight chains), blocks spread over cores, and the block sums added in the
-///   reference's order.
+///   reference's eight chains) and four blocks side by side, blocks spread over cores, and the
+///   block sums added in the reference's order.
 enum OptimizerFastPath {
     static func adamW(_ p: AdamWParameters, parameter: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>,
                       m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
@@ -72,15 +72,35 @@ enum OptimizerFastPath {
         defer { sums.deallocate() }
         owner.withUnsafeBufferPointer { owner in
             CPUParallel.forEachRange(blocks, workPerItem: 2 * block, parallel: parallel) { range in
-                for b in range {
+                var b = range.lowerBound
+                while b < range.upperBound {
                     let t = tensors[owner[b]], start = (b - firstBlock[owner[b]]) * block
                     let x = t.values + start, n = min(block, t.count - start)
+                    // Four whole blocks of one tensor side by side: one block's chain alone
+                    // waits on each add.
+                    if b + 4 <= range.upperBound, start + 4 * block <= t.count, block % 8 == 0 {
+                        var s0 = Float8(), s1 = Float8(), s2 = Float8(), s3 = Float8()
+                        for k in stride(from: 0, to: block, by: 8) {
+                            let v0 = x.load8(k), v1 = x.load8(block + k), v2 = x.load8(2 * block + k), v3 = x.load8(3 * block + k)
+                            s0 += v0 * v0
+                            s1 += v1 * v1
+                            s2 += v2 * v2
+                            s3 += v3 * v3
+                        }
+                        sums[b] = VectorMath.horizontalSum(s0)
+                        sums[b + 1] = VectorMath.horizontalSum(s1)
+                        sums[b + 2] = VectorMath.horizontalSum(s2)
+                        sums[b + 3] = VectorMath.horizontalSum(s3)
+                        b += 4
+                        continue
+                    }
                     var s = Float8()
                     for k in stride(from: 0, to: n, by: 8) {
                         let v = k + 8 <= n ? x.load8(k) : VectorMath.loadPartial(x + k, n - k)
                         s += v * v
                     }
                     sums[b] = VectorMath.horizontalSum(s)
+                    b += 1
                 }
             }
         }
