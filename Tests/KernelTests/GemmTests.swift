@@ -59,6 +59,28 @@ final class GemmTests: XCTestCase {
         }
     }
 
+    /// A weight gradient cut into depth pieces (k ≥ 4096), the pieces run on whichever core is
+    /// free and summed in piece order: the bits of the serial run, with β = 0 and β = 1, under
+    /// both vector units.
+    func testCPUDepthSplitSumsMatchSerial() throws {
+        var rng = SeededRandom(seed: 44)
+        let m = 64, n = 389, k = 8300
+        let a = rng.floats(k * m, -1, 1), b = rng.floats(k * n, -1, 1), c0 = rng.floats(m * n, -1, 1)
+        for beta: Float in [0, 1] {
+            let p = GemmParameters(m: m, n: n, k: k, transA: true, transB: false, beta: beta)
+            func run(_ be: CPUBackend) throws -> [UInt32] {
+                let ta = try be.tensor(a, shape: [k, m]), tb = try be.tensor(b, shape: [k, n]), tc = try be.tensor(c0, shape: [m, n])
+                try be.gemm(p, a: ta, b: tb, c: tc, bias: nil)
+                return try be.read(tc).map(\.bitPattern)
+            }
+            for unit in CPUVectorUnit.hostHasAVX512 ? [CPUVectorUnit.avx512, .avx2] : [.avx2] {
+                try CPUVectorUnit.with(unit) {
+                    XCTAssertEqual(try run(CPUBackend()), try run(CPUBackend(parallel: false)), "β = \(beta), \(unit)")
+                }
+            }
+        }
+    }
+
     func testSelfTestCasesPassOnOpenCL() throws {
         assertCasesPass(GemmChecks.cases(), on: try TestBackends.requireOpenCL())
     }
