@@ -59,6 +59,17 @@ final class VectorMathTests: XCTestCase {
     }
 
     /// φ(u) = e^(-u²/2)/√(2π).
+    /// The vector square root gives the scalar one's bits on every kind of input: normals,
+    /// subnormals, ±0, negatives (NaN), ±∞ and NaN.
+    func testSquareRootGivesTheScalarBits() {
+        var rng = SeededRandom(seed: 5)
+        var xs = rng.floats(1000, 0, 1e6) + rng.floats(200, 0, 1e-3)
+        xs += [0, -0, 1, 2, -1, -1e-30, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .leastNormalMagnitude,
+               .greatestFiniteMagnitude, Float(bitPattern: 0x0000_1234), 4]
+        let vector = map(xs, VectorMath.squareRoot), scalar = xs.map { $0.squareRoot() }
+        XCTAssertEqual(vector.map(\.bitPattern), scalar.map(\.bitPattern))
+    }
+
     func testNormalPDF() {
         let us = (0...100_000).map { Float(-10 + 20 * Double($0) / 100_000) }
         let ps = map(us, VectorMath.normalPDF)

@@ -32,7 +32,7 @@ enum OptimizerFastPath {
                 let w = param * decay
                 let mi = mOld + oneMinusB1 * (g - mOld)
                 let vi = vOld * b2 + oneMinusB2 * g * g
-                let denom = vi.squareRoot() / bc2 + eps
+                let denom = VectorMath.squareRoot(vi) / bc2 + eps
                 return (w - stepSize * mi / denom, mi, vi)
             }
             var i = range.lowerBound

@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// Eight floats: one AVX2 register, the unit the CPU fast paths compute in.
 typealias Float8 = SIMD8<Float>
 
@@ -121,6 +125,17 @@ enum VectorMath {
     /// Φ'(u) = e^(-u²/2) / √(2π), the standard normal density.
     @inline(__always) static func normalPDF(_ u: Float8) -> Float8 {
         0.398_942_280_401_432_677_94 * exp(-0.5 * u * u)
+    }
+
+    /// √x lane by lane in one vector instruction (IEEE, correctly rounded: the bits of the
+    /// scalar square root). `SIMD8.squareRoot()` compiles to eight scalar square roots, each
+    /// with a call for negative lanes.
+    @inline(__always) static func squareRoot(_ x: Float8) -> Float8 {
+        #if arch(x86_64)
+        _mm256_sqrt_ps(x)
+        #else
+        x.squareRoot()
+        #endif
     }
 
     /// Lane-wise maximum by compare-and-select (`pointwiseMax` is not inlined).
