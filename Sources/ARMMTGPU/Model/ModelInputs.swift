@@ -248,7 +248,10 @@ final class ModelInputs {
         guard s.personalized, let persMask else { return }
         for (j, mod) in s.modalities.enumerated() {
             let p = presence(mod)
-            for r in 0..<s.behaviourRows { hostKeyMask[mod]![r] = p[n + r] }
+            // One dictionary access for the whole row range (one per element was 0.7% of a step).
+            hostKeyMask[mod]!.withUnsafeMutableBufferPointer { mask in
+                for r in 0..<s.behaviourRows { mask[r] = p[n + r] }
+            }
             try be.write(hostKeyMask[mod]!, to: keyMask[mod]!)
             for req in 0..<s.batch {
                 var any: Float = 0
