@@ -165,11 +165,11 @@ public final class ARMMTModel: TrainableModel {
             try be.copyColumns(rows: n, cols: d, from: Slab(e), to: Slab(contextE, ld: 2 * d, offset: d))
         }
         try be.copyColumns(rows: n, cols: d, from: Slab(e), to: Slab(ePos))
-        try be.addToEveryRow(batch: b, table: positionEmb.value, x: ePos, ones: ones)
+        try be.addToEveryRow(batch: b, table: positionEmb.value, x: ePos)
 
         for (j, att) in behaviour.enumerated() {
             let mod = s.modalities[j]
-            try att.forward(be, modality: encoders[j].out, recency: recencyEmb!, keyMask: inputs.keyMask[mod]!, ones: ones)
+            try att.forward(be, modality: encoders[j].out, recency: recencyEmb!, keyMask: inputs.keyMask[mod]!)
         }
         let context = contextE ?? e
         if let itemFusion {

@@ -51,10 +51,10 @@ final class BehaviourAttention {
     }
 
     /// `modality` is the encoder output `[R, d]` (candidates, then behaviours).
-    func forward(_ be: Backend, modality m: Tensor, recency: Parameter, keyMask: Tensor, ones: Tensor) throws {
+    func forward(_ be: Backend, modality m: Tensor, recency: Parameter, keyMask: Tensor) throws {
         let d = s.d, n = s.candidateRows, nl = s.behaviourRows
         try be.copyColumns(rows: nl, cols: d, from: Slab(m, ld: d, offset: n * d), to: Slab(kvIn))
-        try be.addToEveryRow(batch: s.batch, table: recency.value, x: kvIn, ones: ones)
+        try be.addToEveryRow(batch: s.batch, table: recency.value, x: kvIn)
         try q.forward(be, rows: n, x: Slab(m, ld: d), y: Slab(qProj, ld: d))
         try keyValue.forward(be, rows: nl, x: Slab(kvIn), y: Slab(kv))
         try be.attentionForward(attention, q: qProj, k: kv, v: kv, keyMask: keyMask, out: attended, logSumExp: lse)

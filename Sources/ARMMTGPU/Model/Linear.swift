@@ -221,11 +221,12 @@ extension Backend {
     }
 
     /// `x[b, :] += table` for every one of `batch` rows of width `table.count` (a learned
-    /// per-slot embedding added to each request's slots): one rank-1 GEMM `ones[B]·table`.
-    func addToEveryRow(batch: Int, table: Tensor, x: Tensor, ones: Tensor) throws {
-        var p = GemmParameters(m: batch, n: table.count, k: 1, beta: 1)
-        p.lda = 1
-        try gemm(p, a: ones, b: table, c: x, bias: nil)
+    /// per-slot embedding added to each request's slots): a window copy that repeats table's one
+    /// row `batch` times, adding. Each element is `x + table`, the bits of the rank-1 GEMM
+    /// `ones[B]·table` this was; as a GEMM (too few rows to split) it ran on one core.
+    func addToEveryRow(batch: Int, table: Tensor, x: Tensor) throws {
+        try copyWindow(WindowCopy(rows: batch, cols: table.count, repeatRows: max(batch, 1), accumulate: true),
+                       from: table, to: x)
     }
 
     /// `dTable (+)= Σ_b dx[b, :]`: the adjoint of `addToEveryRow`.
