@@ -12,6 +12,7 @@
 
 #include "avx512_inline.h"
 #include "avx512_math.h"
+#include "gemm_tile.h"
 
 // Queries per block: two 16-lane vectors, the model's Lq = 32 in one block.
 #define QUERY_BLOCK 32
@@ -65,7 +66,11 @@ static void prefetchShare(const armmt_prefetch_rows *blocks, long count, long st
     }
 }
 
-void armmt_avx512_transpose_scaled(long rows, long width, float factor, const float *src, long ld, float *dst,
+// dst[c·ldd + i] = factor·src[i·ld + c] for c < width, i < ldd (0 for i ≥ rows), in 16 × 16
+// register tiles. Inlined where width and ldd are constants (the dh = 16 blocks: 16 and 32),
+// so its masks and tests fold away and nothing spills; called through
+// armmt_avx512_transpose_scaled otherwise.
+ALWAYS_INLINE void transposeScaled(long rows, long width, float factor, const float *src, long ld, float *dst,
                                    long ldd) {
     const __m512 f = _mm512_set1_ps(factor);
     for (long i0 = 0; i0 < ldd; i0 += 16) {
@@ -91,25 +96,9 @@ void armmt_avx512_transpose_scaled(long rows, long width, float factor, const fl
     }
 }
 
-// scale·Qᵀ (or dOᵀ with factor 1) of one head at dh = 16: t[l][i] = factor·x[i][l] (row stride
-// 32) for i < wq ≤ 32, 0 for i ≥ wq. Inlined with the width fixed, so nothing spills.
-ALWAYS_INLINE void transposeBlock16(long wq, float factor, const float *x, long ldx, float *t) {
-    const __m512 f = _mm512_set1_ps(factor);
-#pragma clang loop unroll(full)
-    for (int i0 = 0; i0 < 32; i0 += 16) {
-        __m512 r[16];
-        const float *at = x + i0 * ldx;
-        if (i0 + 16 <= wq) {
-#pragma clang loop unroll(full)
-            for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(at + i * ldx);
-        } else {
-#pragma clang loop unroll(full)
-            for (int i = 0; i < 16; ++i) r[i] = i0 + i < wq ? _mm512_loadu_ps(at + i * ldx) : _mm512_setzero_ps();
-        }
-        transpose16(r);
-#pragma clang loop unroll(full)
-        for (int c = 0; c < 16; ++c) _mm512_storeu_ps(t + 32 * c + i0, _mm512_mul_ps(f, r[c]));
-    }
+void armmt_avx512_transpose_scaled(long rows, long width, float factor, const float *src, long ld, float *dst,
+                                   long ldd) {
+    transposeScaled(rows, width, factor, src, ld, dst, ldd);
 }
 
 // ---- The forward at dh = 16 (the default config's head width), where a head's row is one
@@ -180,7 +169,7 @@ ALWAYS_INLINE void rowTile16(long n, long rows, const float *aT, const float *b,
 static void forwardBlock16(long wq, long n, float scale, const float *q, long ldq, const float *kh, long ldk,
                            const float *vh, long ldv, float *out, long ldo, float *lse, float *sums, float *work) {
     float *qT = work, *s = qT + 16 * 32, *max = s + n * 32, *sum = max + 32, *inverseSum = sum + 32;
-    transposeBlock16(wq, scale, q, ldq, qT);
+    transposeScaled(wq, 16, scale, q, ldq, qT, 32);
     __m512 m[4];
     long j0 = 0;
     for (; j0 + KEY_TILE <= n; j0 += KEY_TILE) scoreTile16(KEY_TILE, kh, ldk, qT, s, j0, m);
@@ -263,25 +252,23 @@ ALWAYS_INLINE void probabilityTile16(const int R, long j0, const float *kh, long
 
 // Rows j0 … j0 + R − 1 of C (dK or dV: C = [C +] Aᵀ·X over the block's wq queries, A = dSᵀ or
 // Pᵀ with rows of 32), times *factor when factor is not NULL: the chains of
-// armmt_avx512_gemm_rows_scaled (and _gemm, _gemm_add) resumed from C's rows with fromC.
+// armmt_avx512_gemm_rows_scaled (and _gemm, _gemm_add) resumed from C's rows with fromC; the
+// GEMM tile's inner loop (gemm_tile.h) with one 16-wide vector of columns.
 ALWAYS_INLINE void keyGradientTile16(const int R, long j0, long wq, const float *a, const float *x, long ldx,
                                      float *c, long ldc, int fromC, const float *factor) {
-    __m512 acc[KEY_GRAD_TILE];
-    c += j0 * ldc, a += 32 * j0;
+    __m512 acc[KEY_GRAD_TILE][1];
+    const operand rows = {a + 32 * j0, 32, 1, wq};
+    c += j0 * ldc;
 #pragma clang loop unroll(full)
-    for (int r = 0; r < R; ++r) acc[r] = fromC ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
-    for (long i = 0; i < wq; ++i) {
-        const __m512 xi = _mm512_loadu_ps(x + i * ldx);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[32 * r + i]), xi, acc[r]);
-    }
+    for (int r = 0; r < R; ++r) acc[r][0] = fromC ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
+    ACCUMULATE(R, 1, 0, rows, x, ldx, (__mmask16)0xffff)
     if (factor) {
         const __m512 f = _mm512_set1_ps(*factor);
 #pragma clang loop unroll(full)
-        for (int r = 0; r < R; ++r) acc[r] = _mm512_mul_ps(f, acc[r]);
+        for (int r = 0; r < R; ++r) acc[r][0] = _mm512_mul_ps(f, acc[r][0]);
     }
 #pragma clang loop unroll(full)
-    for (int r = 0; r < R; ++r) _mm512_storeu_ps(c + r * ldc, acc[r]);
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(c + r * ldc, acc[r][0]);
 }
 
 #define KEY_GRAD_REST(R)                                                                                           \
@@ -306,8 +293,8 @@ static void backwardBlock16(long wq, long n, float scale, const float *q, long l
                             long lddq, float *dK, long lddk, float *dV, long lddv, int later, int lastBlock,
                             float *work) {
     float *qT = work, *dOT = qT + 16 * 32, *p = dOT + 16 * 32, *dP = p + ((n + 3) & ~3L) * 32;
-    transposeBlock16(wq, scale, q, ldq, qT);
-    transposeBlock16(wq, 1.0f, dO, lddo, dOT);
+    transposeScaled(wq, 16, scale, q, ldq, qT, 32);
+    transposeScaled(wq, 16, 1.0f, dO, lddo, dOT, 32);
     const __m512 l[2] = {_mm512_maskz_loadu_ps(lanesBelow(wq), lse),
                          _mm512_maskz_loadu_ps(lanesBelow(wq - 16 > 0 ? wq - 16 : 0), lse + 16)};
     __m512 d[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
