@@ -57,24 +57,22 @@ enum OptimizerFastPath {
     /// totals in tensor order, each rounding as in `OptimizerReference.sumOfSquares`.
     static func sumOfSquares(_ tensors: [(values: UnsafePointer<Float>, count: Int)], parallel: Bool) -> Float {
         let block = OptimizerReference.block
-        var firstBlock = [Int](), blocks = 0
-        for t in tensors {
-            firstBlock.append(blocks)
-            blocks += (t.count + block - 1) / block
+        // Tensor i's blocks are first[i] ..< first[i + 1] and owner[b] is block b's tensor, so a
+        // core's range of blocks may cross tensors.
+        var first = [0], owner: [Int] = []
+        for (i, t) in tensors.enumerated() {
+            owner += repeatElement(i, count: (t.count + block - 1) / block)
+            first.append(owner.count)
         }
+        let blocks = owner.count
         guard blocks > 0 else { return 0 }
-        // Block b's tensor and first element, so a core's range of blocks may cross tensors.
-        var owner = [Int](repeating: 0, count: blocks)
-        for (i, t) in tensors.enumerated() where t.count > 0 {
-            for b in firstBlock[i]..<(firstBlock[i] + (t.count + block - 1) / block) { owner[b] = i }
-        }
         let sums = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
         defer { sums.deallocate() }
         owner.withUnsafeBufferPointer { owner in
             CPUParallel.forEachRange(blocks, workPerItem: 2 * block, parallel: parallel) { range in
                 var b = range.lowerBound
                 while b < range.upperBound {
-                    let t = tensors[owner[b]], start = (b - firstBlock[owner[b]]) * block
+                    let t = tensors[owner[b]], start = (b - first[owner[b]]) * block
                     let x = t.values + start, n = min(block, t.count - start)
                     // Four whole blocks of one tensor side by side: one block's chain alone
                     // waits on each add.
@@ -105,9 +103,9 @@ enum OptimizerFastPath {
             }
         }
         var total: Float = 0
-        for (i, t) in tensors.enumerated() {
+        for i in tensors.indices {
             var tensorTotal: Float = 0
-            for b in firstBlock[i]..<(firstBlock[i] + (t.count + block - 1) / block) { tensorTotal += sums[b] }
+            for b in first[i]..<first[i + 1] { tensorTotal += sums[b] }
             total += tensorTotal
         }
         return total
