@@ -55,19 +55,16 @@ enum LossFastPath {
         let padded = (length + 7) & ~7
         var keptList = [Bool](repeating: false, count: lists)
         // One list's logits, gains, mask (1 or 0) and exponentials, gathered from their strided
-        // columns; lanes past `length` are masked.
+        // columns; the lanes past `length` stay 0 (masked) for the whole call.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * max(padded, 8)) { buffer in
             let xs = buffer.baseAddress!, gs = xs + padded, ms = gs + padded, es = ms + padded
+            buffer.initialize(repeating: 0)
             for t in 0..<targets {
                 var sum: Float = 0, kept = 0
                 for b in 0..<lists {
                     let base = b * length
                     var mx = -Float.infinity, total: Float = 0
-                    for k in 0..<padded {
-                        guard k < length else {
-                            xs[k] = 0; gs[k] = 0; ms[k] = 0
-                            continue
-                        }
+                    for k in 0..<length {
                         let i = base + k, present = mask[i] > 0
                         xs[k] = logits[i * targets + t]
                         gs[k] = LossReference.gain(labels[i * labelWidth + labelColumn + t])
