@@ -4,10 +4,13 @@
 # few minutes), in any order; all of them when none is named:
 #   info      nvidia-smi (read only), clinfo, armmt-gpu info; registers the NVIDIA ICD if needed
 #   selftest  armmt-gpu selftest --device opencl (full, JSON and text)
+#   tune      armmt-gpu bench kernels --device opencl --op gemm under each GEMM tiling of a sweep
+#             (ARMMT_OPENCL_GEMM); tune-summary.txt lists the large square's GFLOP/s per tiling.
+#             Export the best as ARMMT_OPENCL_GEMM for the phases after it.
 #   kernels   armmt-gpu bench kernels --device opencl, PyTorch's kernels on CUDA (TF32 off, on)
 #   train     armmt-gpu bench train --device opencl, PyTorch's training step on CUDA (TF32 off, on)
 #   quality   a 4-epoch ARMMT training run on the default synthetic data set, then eval
-# Usage: scripts/gpu-box-run.sh BUNDLE_DIR OUT_DIR [PHASE...]
+# Usage: scripts/gpu-box-run.sh BUNDLE_DIR OUT_DIR [PHASE...]   (tune runs only when named)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=$(realpath "$1"); out=$(realpath -m "$2"); shift 2
@@ -44,6 +47,18 @@ for phase in $phases; do
     selftest)
       run selftest 540 "$bin" selftest --device opencl
       ;;
+    tune)
+      # Square tiles from 32 to 128 with and without padding, rectangular ones, deeper and
+      # shallower reduction steps, 4 to 128 accumulators per work-item.
+      for t in 32x32x16/2x2/0 64x64x16/4x4/0 64x64x16/4x4/1 64x64x32/4x4/1 64x64x16/8x8/1 \
+               128x64x16/8x4/1 64x128x16/4x8/1 96x96x16/6x6/1 128x128x8/8x8/1 128x128x16/8x8/0 \
+               128x128x16/8x8/1 128x128x32/8x8/1 128x128x16/4x4/1 256x128x8/16x8/1; do
+        ARMMT_OPENCL_GEMM=$t run tune 120 "$bin" bench kernels --device opencl --op gemm
+        echo "$t $(grep -A20 "^OpenCL GEMM tiling: $t " "$out/tune.log" | grep -m1 'large square' | awk '{print $(NF-3), "GFLOP/s"}')" \
+          >> "$out/tune-summary.txt"
+      done
+      sort -k2 -g -r "$out/tune-summary.txt" | head -5
+      ;;
     kernels)
       run kernels 300 "$bin" bench kernels --device opencl
       "$bin" bench kernels --device opencl --json > "$out/kernels.json" 2>>"$out/kernels.log"
@@ -64,6 +79,6 @@ for phase in $phases; do
       run quality 60 "$bin" eval --checkpoint "$out/quality-run/best.safetensors" --data "$out/synth" --split test
       rm -rf "$out/synth"
       ;;
-    *) echo "unknown phase: $phase (info selftest kernels train quality)" >&2; exit 2 ;;
+    *) echo "unknown phase: $phase (info selftest tune kernels train quality)" >&2; exit 2 ;;
   esac
 done

@@ -33,8 +33,11 @@ struct BenchKernelsCommand: ParsableCommand {
             isGPU = ocl.context.info.isGPU
         }
         let peaks = try DeviceProbes.measure(backend)
+        // The tiling decides the GEMM rows on OpenCL; a sweep's logs must say which one ran.
+        let gemmTiling = (backend as? OpenCLBackend)?.tuning.gemm.description
         if !json {
             print("device: \(backend.name)")
+            if let gemmTiling { print("OpenCL GEMM tiling: \(gemmTiling) (\(GemmTiling.environmentVariable) sets it)") }
             print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9)
                   + " (\(peaks.fmaVectors))")
             print("op".padding(toLength: 18, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
@@ -51,12 +54,12 @@ struct BenchKernelsCommand: ParsableCommand {
         let speedups = AttentionFusionSpeedup.pairs(results)
         if json {
             struct Report: Encodable {
-                var device: String; var peaks: DevicePeaks; var results: [KernelBenchResult]
+                var device: String; var gemmTiling: String?; var peaks: DevicePeaks; var results: [KernelBenchResult]
                 var attentionFusedVsUnfused: [AttentionFusionSpeedup]
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(Report(device: backend.name, peaks: peaks, results: results,
+            print(String(decoding: try encoder.encode(Report(device: backend.name, gemmTiling: gemmTiling, peaks: peaks, results: results,
                                                              attentionFusedVsUnfused: speedups)), as: UTF8.self))
         } else if !speedups.isEmpty {
             print("")

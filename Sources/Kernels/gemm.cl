@@ -19,6 +19,14 @@
 #ifndef GEMM_WPT_N
 #define GEMM_WPT_N 4
 #endif
+// Floats of padding after each GEMM_TILE_M (or _N) row of a local tile. The loaders of an
+// untransposed operand store consecutive work-items' values GEMM_TILE_M apart: with a tile a
+// multiple of the local memory's bank count they all land in one bank, and 1 spreads them.
+#ifndef GEMM_PAD
+#define GEMM_PAD 0
+#endif
+#define GEMM_LDA_LOCAL (GEMM_TILE_M + GEMM_PAD)
+#define GEMM_LDB_LOCAL (GEMM_TILE_N + GEMM_PAD)
 #define GEMM_RTS_M (GEMM_TILE_M / GEMM_WPT_M)
 #define GEMM_RTS_N (GEMM_TILE_N / GEMM_WPT_N)
 #define GEMM_WG (GEMM_RTS_M * GEMM_RTS_N)
@@ -49,7 +57,7 @@ inline void gemm_tile(const int ta, const int tb,
             const int gm = m0 + mm, gk = k0 + kk;
             REAL v = 0;
             if (gm < M && gk < K) v = ta ? A[gk * lda + gm] : A[gm * lda + gk];
-            As[kk * GEMM_TILE_M + mm] = v;
+            As[kk * GEMM_LDA_LOCAL + mm] = v;
         }
         // Bs[kk][nn] = op(B)[k0 + kk][n0 + nn]
         for (int l = lid; l < GEMM_TILE_K * GEMM_TILE_N; l += GEMM_WG) {
@@ -58,13 +66,13 @@ inline void gemm_tile(const int ta, const int tb,
             const int gn = n0 + nn, gk = k0 + kk;
             REAL v = 0;
             if (gn < N && gk < K) v = tb ? B[gn * ldb + gk] : B[gk * ldb + gn];
-            Bs[kk * GEMM_TILE_N + nn] = v;
+            Bs[kk * GEMM_LDB_LOCAL + nn] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < GEMM_TILE_K; ++kk) {
             REAL a[GEMM_WPT_M], b[GEMM_WPT_N];
-            for (int i = 0; i < GEMM_WPT_M; ++i) a[i] = As[kk * GEMM_TILE_M + ty + i * GEMM_RTS_M];
-            for (int j = 0; j < GEMM_WPT_N; ++j) b[j] = Bs[kk * GEMM_TILE_N + tx + j * GEMM_RTS_N];
+            for (int i = 0; i < GEMM_WPT_M; ++i) a[i] = As[kk * GEMM_LDA_LOCAL + ty + i * GEMM_RTS_M];
+            for (int j = 0; j < GEMM_WPT_N; ++j) b[j] = Bs[kk * GEMM_LDB_LOCAL + tx + j * GEMM_RTS_N];
             for (int i = 0; i < GEMM_WPT_M; ++i)
                 for (int j = 0; j < GEMM_WPT_N; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
         }
@@ -94,8 +102,8 @@ void NAME(const int M, const int N, const int K, const REAL alpha,              
           const REAL beta, __global REAL* C, const int offC, const int ldc, const int strideC,\
           __global const REAL* restrict bias, const int offBias, const int hasBias)           \
 {                                                                                              \
-    __local REAL As[GEMM_TILE_K * GEMM_TILE_M];                                                \
-    __local REAL Bs[GEMM_TILE_K * GEMM_TILE_N];                                                \
+    __local REAL As[GEMM_TILE_K * GEMM_LDA_LOCAL];                                             \
+    __local REAL Bs[GEMM_TILE_K * GEMM_LDB_LOCAL];                                             \
     const int b = get_group_id(2);                                                             \
     gemm_tile(TA, TB, M, N, K, alpha, A + offA + b * strideA, lda, B + offB + b * strideB, ldb,\
               beta, C + offC + b * strideC, ldc, bias + offBias, hasBias, As, Bs);             \

@@ -1,11 +1,8 @@
 /// Per-device tunables, emitted as the `#define` preamble every program is built with
 /// (CLBlast's scheme: kernels hold `#ifndef X / #define X default`, the host overrides).
 public struct DeviceTuning: Sendable {
-    public var gemmTileM = 64
-    public var gemmTileN = 64
-    public var gemmTileK = 16
-    public var gemmWorkPerThreadM = 4
-    public var gemmWorkPerThreadN = 4
+    /// GEMM tiles; `ARMMT_OPENCL_GEMM` overrides them (`GemmTiling.parse`).
+    public var gemm = GemmTiling(tileM: 64, tileN: 64, tileK: 16, workM: 4, workN: 4, pad: 1)
     /// Work-group of the embedding gather/backward (flattened over row × feature).
     public var embeddingWorkGroup = 64
     /// Work-group of the loss kernels (one group per target; a power of two for the tree sum).
@@ -28,20 +25,29 @@ public struct DeviceTuning: Sendable {
     public var cafuMaxAccumulators = 8         // CAFU_ACC: hidden outputs per work-item (bounds tile·hidden)
     public var softmaxGroupSize = 128          // SMAX_WG: masked row softmax work-group (a power of two)
 
+    /// The defaults for a device. On a GPU the local tiles are padded by one float per row
+    /// (an untransposed operand's loader otherwise stores a whole wavefront's values into one
+    /// bank: see gemm.cl).
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
         if !info.isGPU {
             // CPU OpenCL (PoCL) vectorises across work-items; smaller tiles keep more work-groups
             // for its threads and cost little since local memory is ordinary cache there.
-            t.gemmTileM = 32
-            t.gemmTileN = 32
-            t.gemmWorkPerThreadM = 2
-            t.gemmWorkPerThreadN = 2
+            t.gemm = GemmTiling(tileM: 32, tileN: 32, tileK: 16, workM: 2, workN: 2, pad: 0)
         }
         return t
     }
 
-    var gemmLocalSize: [Int] { [gemmTileN / gemmWorkPerThreadN, gemmTileM / gemmWorkPerThreadM, 1] }
+    /// `forDevice`, then `ARMMT_OPENCL_GEMM` from `environment` when it is set and not empty;
+    /// a tiling this device cannot run is a usage error naming the variable.
+    public static func forDevice(_ info: OpenCLDeviceInfo, environment: [String: String]) throws -> DeviceTuning {
+        var t = forDevice(info)
+        if let text = environment[GemmTiling.environmentVariable], !text.isEmpty {
+            t.gemm = try GemmTiling.parse(text)
+            try t.gemm.validate(for: info, source: GemmTiling.environmentVariable + "=\"\(text)\":")
+        }
+        return t
+    }
 
     /// The preamble: element type, device flags, tunables.
     func preamble(for info: OpenCLDeviceInfo) -> String {
@@ -52,11 +58,12 @@ public struct DeviceTuning: Sendable {
             "#define DEVICE_IS_NVIDIA \(vendor.contains("nvidia") ? 1 : 0)",
             "#define DEVICE_MAX_WORK_GROUP \(info.maxWorkGroupSize)",
             "#define DEVICE_LOCAL_MEM_BYTES \(info.localMemoryBytes)",
-            "#define GEMM_TILE_M \(gemmTileM)",
-            "#define GEMM_TILE_N \(gemmTileN)",
-            "#define GEMM_TILE_K \(gemmTileK)",
-            "#define GEMM_WPT_M \(gemmWorkPerThreadM)",
-            "#define GEMM_WPT_N \(gemmWorkPerThreadN)",
+            "#define GEMM_TILE_M \(gemm.tileM)",
+            "#define GEMM_TILE_N \(gemm.tileN)",
+            "#define GEMM_TILE_K \(gemm.tileK)",
+            "#define GEMM_WPT_M \(gemm.workM)",
+            "#define GEMM_WPT_N \(gemm.workN)",
+            "#define GEMM_PAD \(gemm.pad)",
             "#define EMB_WG \(embeddingWorkGroup)",
             "#define LOSS_WG \(lossWorkGroup)",
             "#define OPT_WG \(optimizerWorkGroup)",

@@ -8,9 +8,9 @@ extension OpenCLBackend {
         guard p.m > 0, p.n > 0 else { return }
         let name = "gemm_" + (p.transA ? "t" : "n") + (p.transB ? "t" : "n")
         let k = try kernel(name, family: "gemm", source: KernelSources.gemm)
-        let local = tuning.gemmLocalSize
-        let groupsN = (p.n + tuning.gemmTileN - 1) / tuning.gemmTileN
-        let groupsM = (p.m + tuning.gemmTileM - 1) / tuning.gemmTileM
+        let local = tuning.gemm.localSize
+        let groupsN = (p.n + tuning.gemm.tileN - 1) / tuning.gemm.tileN
+        let groupsM = (p.m + tuning.gemm.tileM - 1) / tuning.gemm.tileM
         try k.launch([
             .int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .float(p.alpha),
             .buffer(ba), .int(Int32(p.offsetA)), .int(Int32(p.lda)), .int(Int32(p.strideA)),

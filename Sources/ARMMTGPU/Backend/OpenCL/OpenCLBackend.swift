@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 extension OpenCLBuffer: TensorStorage {}
@@ -18,7 +19,9 @@ public final class OpenCLBackend: Backend {
     public init(deviceIndex: Int, cache: KernelCache? = KernelCache(directory: KernelCache.defaultDirectory()),
                 tuning: DeviceTuning? = nil, inventory: OpenCLInventory = .shared) throws {
         context = try OpenCLContext(deviceIndex: deviceIndex, inventory: inventory)
-        self.tuning = tuning ?? DeviceTuning.forDevice(context.info)
+        let chosen = try tuning ?? DeviceTuning.forDevice(context.info, environment: ProcessInfo.processInfo.environment)
+        try chosen.gemm.validate(for: context.info, source: "the")
+        self.tuning = chosen
         self.cache = cache
     }
 
