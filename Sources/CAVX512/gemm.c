@@ -32,7 +32,8 @@ typedef struct {
 // AT (a constant): both operands are read transposed (lda = 1), so a tile's R broadcasts are
 // consecutive floats rather than R addresses lda apart, which cost registers and spills.
 ALWAYS_INLINE void tile(const int R, const int V, const int AT, operand a1, operand a2, const float *b, long ldb,
-                        float *c, long ldc, __mmask16 last, int fromC, const float *bias, rowScale scale) {
+                        float *c, long ldc, __mmask16 last, int fromC, const float *bias, rowScale scale,
+                        int prefetchNext) {
     __m512 acc[12][4];
     // Row r starts from from[r·fromStride + …]: C's rows, or the bias row for every r.
     const float *from = fromC ? c : bias;
@@ -46,8 +47,8 @@ ALWAYS_INLINE void tile(const int R, const int V, const int AT, operand a1, oper
                         : v == V - 1 ? _mm512_maskz_loadu_ps(last, f)
                                      : _mm512_loadu_ps(f);
         }
-    ACCUMULATE(R, V, AT, a1, b, ldb, last)
-    ACCUMULATE(R, V, AT, a2, b + a1.k * ldb, ldb, last)
+    ACCUMULATE_PREFETCHING(R, V, AT, a1, b, ldb, last, prefetchNext ? a1.a + R * a1.lda : (const float *)0)
+    ACCUMULATE_PREFETCHING(R, V, AT, a2, b + a1.k * ldb, ldb, last, prefetchNext ? a2.a + R * a2.lda : (const float *)0)
     if (scale.factor) {
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; ++r) {
@@ -70,13 +71,13 @@ ALWAYS_INLINE void tile(const int R, const int V, const int AT, operand a1, oper
 // RMAX per V keeps R·V ≤ 24 accumulators and at least 12 independent chains (a 4-cycle FMA
 // latency on two pipes needs 8).
 #define REST(R, V, RMAX, AT)                                                                                       \
-    case R: tile(R < RMAX ? R : RMAX - 1, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale); break;
+    case R: tile(R < RMAX ? R : RMAX - 1, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale, 0); break;
 #define PANEL(V, RMAX, AT)                                                                                         \
     static void panel##V##AT(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,         \
                              __mmask16 last, int fromC, const float *bias, rowScale scale) {                       \
         long i = 0;                                                                                                \
         for (; i + RMAX <= m; i += RMAX) {                                                                         \
-            tile(RMAX, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale);                                   \
+            tile(RMAX, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale, i + 2 * RMAX <= m);                \
             a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda, c += RMAX * ldc;                                         \
             if (scale.factor) scale.factor += RMAX * scale.fs;                                                     \
         }                                                                                                          \

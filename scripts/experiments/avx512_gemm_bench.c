@@ -1,6 +1,7 @@
 // One-core speed of armmt_avx512_gemm at the shapes the CPU fast paths give it, operands in
 // cache (best of 7 samples of repeated calls). `M N K` instead runs that one product (A [M, K],
-// B [K, N], up to 4M floats each; at the model's M the operands leave L2). Not part of the build:
+// B [K, N], up to 16M floats each; at the model's M the operands leave L2, at the projections'
+// M = 20992 A leaves L3). Not part of the build:
 //   clang -O2 -ISources/CAVX512/include scripts/experiments/avx512_gemm_bench.c Sources/CAVX512/gemm.c -o /tmp/gb && /tmp/gb
 //   /tmp/gb 8192 64 192                  # CAFU's first layer over a whole default batch
 #include <stdio.h>
@@ -15,8 +16,8 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-    float *a = malloc(16 << 20), *b = malloc(16 << 20), *c = malloc(16 << 20);
-    for (int i = 0; i < (4 << 20); i++) {
+    float *a = malloc(64 << 20), *b = malloc(64 << 20), *c = malloc(64 << 20);
+    for (int i = 0; i < (16 << 20); i++) {
         a[i] = (i % 13) * 0.1f;
         b[i] = (i % 7) * 0.2f;
     }
@@ -31,9 +32,9 @@ int main(int argc, char **argv) {
         shapes[0].m = atol(argv[1]), shapes[0].n = atol(argv[2]), shapes[0].k = atol(argv[3]);
         shapes[0].transA = 0, shapes[0].name = "given shape";
         count = 1;
-        if (shapes[0].m * shapes[0].k > (4 << 20) || shapes[0].k * shapes[0].n > (4 << 20) ||
-            shapes[0].m * shapes[0].n > (4 << 20)) {
-            fprintf(stderr, "an operand is over 4M floats\n");
+        if (shapes[0].m * shapes[0].k > (16 << 20) || shapes[0].k * shapes[0].n > (16 << 20) ||
+            shapes[0].m * shapes[0].n > (16 << 20)) {
+            fprintf(stderr, "an operand is over 16M floats\n");
             return 2;
         }
     }
