@@ -4,6 +4,7 @@
 // M = 20992 A leaves L3). Not part of the build:
 //   clang -O2 -ISources/CAVX512/include scripts/experiments/avx512_gemm_bench.c Sources/CAVX512/gemm.c -o /tmp/gb && /tmp/gb
 //   /tmp/gb 8192 64 192                  # CAFU's first layer over a whole default batch
+//   /tmp/gb 64 384 20992 T               # A transposed: the text projection's weight gradient
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,9 +29,9 @@ int main(int argc, char **argv) {
         {32, 16, 50, 1, "attention PV 32x16x50"},
     };
     int count = 7;
-    if (argc == 4) {
+    if (argc == 4 || argc == 5) {
         shapes[0].m = atol(argv[1]), shapes[0].n = atol(argv[2]), shapes[0].k = atol(argv[3]);
-        shapes[0].transA = 0, shapes[0].name = "given shape";
+        shapes[0].transA = argc == 5 && argv[4][0] == 'T', shapes[0].name = "given shape";
         count = 1;
         if (shapes[0].m * shapes[0].k > (16 << 20) || shapes[0].k * shapes[0].n > (16 << 20) ||
             shapes[0].m * shapes[0].n > (16 << 20)) {
