@@ -47,6 +47,13 @@ final class GemmTilingTests: XCTestCase {
         }
         info.localMemoryBytes = 800
         XCTAssertNoThrow(try DeviceTuning.forDevice(info, environment: ["ARMMT_OPENCL_GEMM": "16x32x4/2x2/1"]))
+
+        // A device too small for the default tiling says so and names the way out.
+        info.maxWorkGroupSize = 16
+        XCTAssertThrowsError(try DeviceTuning.forDevice(info, environment: [:])) {
+            let text = String(describing: $0)
+            XCTAssertTrue(text.contains("the default GEMM tiling") && text.contains("set ARMMT_OPENCL_GEMM"), text)
+        }
     }
 
     /// The GEMM cases under tilings unlike either default: one output per work-item, tiles

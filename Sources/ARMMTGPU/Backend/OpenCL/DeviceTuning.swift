@@ -38,13 +38,17 @@ public struct DeviceTuning: Sendable {
         return t
     }
 
-    /// `forDevice`, then `ARMMT_OPENCL_GEMM` from `environment` when it is set and not empty;
-    /// a tiling this device cannot run is a usage error naming the variable.
+    /// `forDevice`, then `ARMMT_OPENCL_GEMM` from `environment` when it is set and not empty.
+    /// A GEMM tiling this device cannot run, the default's or the variable's, is a usage error
+    /// naming where it came from.
     public static func forDevice(_ info: OpenCLDeviceInfo, environment: [String: String]) throws -> DeviceTuning {
         var t = forDevice(info)
-        if let text = environment[GemmTiling.environmentVariable], !text.isEmpty {
+        let name = GemmTiling.environmentVariable
+        if let text = environment[name], !text.isEmpty {
             t.gemm = try GemmTiling.parse(text)
-            try t.gemm.validate(for: info, source: GemmTiling.environmentVariable + "=\"\(text)\":")
+            try t.gemm.validate(for: info, source: "\(name)=\"\(text)\":")
+        } else {
+            try t.gemm.validate(for: info, source: "the default", hint: "; set \(name) (README, \"OpenCL GEMM tiling\")")
         }
         return t
     }

@@ -50,10 +50,11 @@ public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
         return t
     }
 
-    /// Throws a usage error naming `source` unless the device can run this tiling.
-    public func validate(for info: OpenCLDeviceInfo, source: String) throws {
+    /// Throws a usage error naming `source` (and ending in `hint`) unless the device can run
+    /// this tiling.
+    public func validate(for info: OpenCLDeviceInfo, source: String, hint: String = "") throws {
         if let problem = problem(maxWorkGroupSize: info.maxWorkGroupSize, localMemoryBytes: Int(info.localMemoryBytes)) {
-            throw EngineError.usage("\(source) GEMM tiling \(self) does not fit \(info.name): \(problem)")
+            throw EngineError.usage("\(source) GEMM tiling \(self) does not fit \(info.name): \(problem)\(hint)")
         }
     }
 

@@ -19,9 +19,12 @@ public final class OpenCLBackend: Backend {
     public init(deviceIndex: Int, cache: KernelCache? = KernelCache(directory: KernelCache.defaultDirectory()),
                 tuning: DeviceTuning? = nil, inventory: OpenCLInventory = .shared) throws {
         context = try OpenCLContext(deviceIndex: deviceIndex, inventory: inventory)
-        let chosen = try tuning ?? DeviceTuning.forDevice(context.info, environment: ProcessInfo.processInfo.environment)
-        try chosen.gemm.validate(for: context.info, source: "the")
-        self.tuning = chosen
+        if let tuning {
+            try tuning.gemm.validate(for: context.info, source: "the given")
+            self.tuning = tuning
+        } else {
+            self.tuning = try DeviceTuning.forDevice(context.info, environment: ProcessInfo.processInfo.environment)
+        }
         self.cache = cache
     }
 
