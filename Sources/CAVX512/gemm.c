@@ -15,6 +15,13 @@
 #define KC 256
 #endif
 
+// Most floats of a transposed A's and B's next reduction block that a block prefetches to L2
+// while its tiles run (256 KB, a quarter of a Zen 5 core's L2): beyond it the two blocks
+// together crowd L2, and the wide weight gradients (n = 256 … 384) gained nothing.
+#ifndef NEXT_BLOCK_FLOATS
+#define NEXT_BLOCK_FLOATS (64 << 10)
+#endif
+
 // How a tile's rows are stored: as summed (factor NULL), or row r times factor[r·fs] (fs = 0:
 // one factor for every row) as the last block of the reduction stores them, so no second pass
 // over C scales it.
@@ -33,7 +40,7 @@ typedef struct {
 // consecutive floats rather than R addresses lda apart, which cost registers and spills.
 ALWAYS_INLINE void tile(const int R, const int V, const int AT, operand a1, operand a2, const float *b, long ldb,
                         float *c, long ldc, __mmask16 last, int fromC, const float *bias, rowScale scale,
-                        int prefetchNext) {
+                        int prefetchNext, blockCursor *cursor) {
     __m512 acc[12][4];
     // Row r starts from from[r·fromStride + …]: C's rows, or the bias row for every r.
     const float *from = fromC ? c : bias;
@@ -47,8 +54,9 @@ ALWAYS_INLINE void tile(const int R, const int V, const int AT, operand a1, oper
                         : v == V - 1 ? _mm512_maskz_loadu_ps(last, f)
                                      : _mm512_loadu_ps(f);
         }
-    ACCUMULATE_PREFETCHING(R, V, AT, a1, b, ldb, last, prefetchNext ? a1.a + R * a1.lda : (const float *)0)
-    ACCUMULATE_PREFETCHING(R, V, AT, a2, b + a1.k * ldb, ldb, last, prefetchNext ? a2.a + R * a2.lda : (const float *)0)
+    ACCUMULATE_PREFETCHING(R, V, AT, a1, b, ldb, last, prefetchNext ? a1.a + R * a1.lda : (const float *)0, cursor)
+    ACCUMULATE_PREFETCHING(R, V, AT, a2, b + a1.k * ldb, ldb, last, prefetchNext ? a2.a + R * a2.lda : (const float *)0,
+                           cursor)
     if (scale.factor) {
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; ++r) {
@@ -71,13 +79,13 @@ ALWAYS_INLINE void tile(const int R, const int V, const int AT, operand a1, oper
 // RMAX per V keeps R·V ≤ 24 accumulators and at least 12 independent chains (a 4-cycle FMA
 // latency on two pipes needs 8).
 #define REST(R, V, RMAX, AT)                                                                                       \
-    case R: tile(R < RMAX ? R : RMAX - 1, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale, 0); break;
+    case R: tile(R < RMAX ? R : RMAX - 1, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale, 0, cursor); break;
 #define PANEL(V, RMAX, AT)                                                                                         \
     static void panel##V##AT(long m, operand a1, operand a2, const float *b, long ldb, float *c, long ldc,         \
-                             __mmask16 last, int fromC, const float *bias, rowScale scale) {                       \
+                             __mmask16 last, int fromC, const float *bias, rowScale scale, blockCursor *cursor) {  \
         long i = 0;                                                                                                \
         for (; i + RMAX <= m; i += RMAX) {                                                                         \
-            tile(RMAX, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale, i + 2 * RMAX <= m);                \
+            tile(RMAX, V, AT, a1, a2, b, ldb, c, ldc, last, fromC, bias, scale, i + 2 * RMAX <= m, cursor);        \
             a1.a += RMAX * a1.lda, a2.a += RMAX * a2.lda, c += RMAX * ldc;                                         \
             if (scale.factor) scale.factor += RMAX * scale.fs;                                                     \
         }                                                                                                          \
@@ -98,9 +106,9 @@ PANEL(2, 12, 1)
 PANEL(3, 8, 1)
 PANEL(4, 6, 1)
 
-// All column panels over one block of the reduction.
+// All column panels over one block of the reduction, prefetching through `cursor` (may be NULL).
 static void panels(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC,
-                   const float *bias, rowScale scale) {
+                   const float *bias, rowScale scale, blockCursor *cursor) {
     const int at = o1.lda == 1 && (o2.k == 0 || o2.lda == 1);
     // Column panels of 64 (four vectors); the last panel has 1–4 vectors, its last one masked.
     for (long j = 0; j < n; j += 64) {
@@ -111,10 +119,10 @@ static void panels(long m, long n, operand o1, operand o2, const float *b, long 
         const float *bj = b + j, *biasj = bias ? bias + j : 0;
         float *cj = c + j;
         switch (vectors) {
-        case 1: (at ? panel11 : panel10)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
-        case 2: (at ? panel21 : panel20)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
-        case 3: (at ? panel31 : panel30)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
-        default: (at ? panel41 : panel40)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale); break;
+        case 1: (at ? panel11 : panel10)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale, cursor); break;
+        case 2: (at ? panel21 : panel20)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale, cursor); break;
+        case 3: (at ? panel31 : panel30)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale, cursor); break;
+        default: (at ? panel41 : panel40)(m, o1, o2, bj, ldb, cj, ldc, last, fromC, biasj, scale, cursor); break;
         }
     }
 }
@@ -123,13 +131,15 @@ static void panels(long m, long n, operand o1, operand o2, const float *b, long 
 // continuing the chains the last one stored in C: B's KC × 64 panel and A's block stay in
 // cache while the row tiles sweep them. Without the blocks a long reduction (a weight
 // gradient over thousands of rows) streamed both from L3 once per row tile. Only the last
-// block applies `scale`.
+// block applies `scale`. A weight gradient (A transposed) reads each block of A and B once,
+// straight from DRAM in a training step, and its first row tile waited for it: each block
+// prefetches the next one's rows of both while its tiles run.
 static void gemm(long m, long n, operand o1, operand o2, const float *b, long ldb, float *c, long ldc, int fromC,
                  const float *bias, rowScale scale) {
     const operand none = {o1.a, o1.lda, o1.acs, 0};
     const long total = o1.k + o2.k;
     if (total <= KC) {
-        panels(m, n, o1, o2, b, ldb, c, ldc, fromC, bias, scale);
+        panels(m, n, o1, o2, b, ldb, c, ldc, fromC, bias, scale, 0);
         return;
     }
     const operand ops[2] = {o1, o2};
@@ -139,7 +149,13 @@ static void gemm(long m, long n, operand o1, operand o2, const float *b, long ld
         for (long l0 = 0; l0 < ops[i].k; l0 += KC) {
             const operand block = {ops[i].a + l0 * ops[i].acs, ops[i].lda, ops[i].acs, ops[i].k - l0 < KC ? ops[i].k - l0 : KC};
             done += block.k;
-            panels(m, n, block, none, b, ldb, c, ldc, fromC, bias, done == total ? scale : plain);
+            const long nextK = ops[i].k - l0 - block.k < KC ? ops[i].k - l0 - block.k : KC;
+            blockCursor next = {0, 0, 0, 0};
+            if (ops[i].lda == 1 && nextK > 0 && nextK * (ops[i].acs + ldb) <= NEXT_BLOCK_FLOATS) {
+                const float *na = ops[i].a + (l0 + block.k) * ops[i].acs, *nb = b + block.k * ldb;
+                next = (blockCursor){na, na + nextK * ops[i].acs, nb, nb + nextK * ldb};
+            }
+            panels(m, n, block, none, b, ldb, c, ldc, fromC, bias, done == total ? scale : plain, next.p ? &next : 0);
             fromC = 1;
             b += block.k * ldb;
         }

@@ -5,8 +5,10 @@
 //   clang -O2 -ISources/CAVX512/include scripts/experiments/avx512_gemm_bench.c Sources/CAVX512/gemm.c -o /tmp/gb && /tmp/gb
 //   /tmp/gb 8192 64 192                  # CAFU's first layer over a whole default batch
 //   /tmp/gb 64 384 20992 T               # A transposed: the text projection's weight gradient
+//   /tmp/gb 64 64 8192 TC                # a list layer's weight gradient, operands from DRAM
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "CAVX512.h"
 
@@ -29,9 +31,14 @@ int main(int argc, char **argv) {
         {32, 16, 50, 1, "attention PV 32x16x50"},
     };
     int count = 7;
+    // "C" in the fourth argument: every call takes its operands from the next of several copies
+    // spread over the 64 MB buffers, so they come from DRAM, as in a training step where the
+    // layers before evicted them.
+    int cold = 0;
     if (argc == 4 || argc == 5) {
         shapes[0].m = atol(argv[1]), shapes[0].n = atol(argv[2]), shapes[0].k = atol(argv[3]);
-        shapes[0].transA = argc == 5 && argv[4][0] == 'T', shapes[0].name = "given shape";
+        shapes[0].transA = argc == 5 && strchr(argv[4], 'T') != 0, shapes[0].name = "given shape";
+        cold = argc == 5 && strchr(argv[4], 'C') != 0;
         count = 1;
         if (shapes[0].m * shapes[0].k > (16 << 20) || shapes[0].k * shapes[0].n > (16 << 20) ||
             shapes[0].m * shapes[0].n > (16 << 20)) {
@@ -43,10 +50,13 @@ int main(int argc, char **argv) {
         long m = shapes[t].m, n = shapes[t].n, k = shapes[t].k;
         long lda = shapes[t].transA ? 1 : k, acs = shapes[t].transA ? m : 1;
         double best = 1e9;
+        const long copiesA = cold ? (16 << 20) / (m * k) : 1, copiesB = cold ? (16 << 20) / (k * n) : 1;
         for (int rep = 0; rep < 7; rep++) {
             int iterations = 20000000 / (m * n * k) + 1;
+            if (cold && iterations < 64) iterations = 64;
             double t0 = now();
-            for (int i = 0; i < iterations; i++) armmt_avx512_gemm(m, n, k, a, lda, acs, b, n, c, n);
+            for (int i = 0; i < iterations; i++)
+                armmt_avx512_gemm(m, n, k, a + (i % copiesA) * m * k, lda, acs, b + (i % copiesB) * k * n, n, c, n);
             double dt = (now() - t0) / iterations;
             if (dt < best) best = dt;
         }
