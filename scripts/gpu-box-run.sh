@@ -4,7 +4,7 @@
 # few minutes), in any order; all of them when none is named:
 #   info      nvidia-smi (read only), clinfo, armmt-gpu info; registers the NVIDIA ICD if needed
 #   selftest  armmt-gpu selftest --device opencl (full, JSON and text)
-#   tune      armmt-gpu bench kernels --device opencl --op gemm under each GEMM tiling of a sweep
+#   tune      armmt-gpu bench kernels --device opencl --op gemm under each of 19 GEMM tilings
 #             (ARMMT_OPENCL_GEMM); tune-summary.txt lists the large square's GFLOP/s per tiling.
 #             Export the best as ARMMT_OPENCL_GEMM for the phases after it.
 #   kernels   armmt-gpu bench kernels --device opencl, PyTorch's kernels on CUDA (TF32 off, on)
@@ -49,12 +49,14 @@ for phase in $phases; do
       ;;
     tune)
       # Square tiles from 32 to 128 with and without padding, rectangular ones, deeper and
-      # shallower reduction steps, 4 to 128 accumulators per work-item.
+      # shallower reduction steps, 4 to 128 accumulators per work-item, and the larger ones
+      # again with register double buffering (/1 at the end).
       for t in 32x32x16/2x2/0 64x64x16/4x4/0 64x64x16/4x4/1 64x64x32/4x4/1 64x64x16/8x8/1 \
                128x64x16/8x4/1 64x128x16/4x8/1 96x96x16/6x6/1 128x128x8/8x8/1 128x128x16/8x8/0 \
-               128x128x16/8x8/1 128x128x32/8x8/1 128x128x16/4x4/1 256x128x8/16x8/1; do
+               128x128x16/8x8/1 128x128x32/8x8/1 128x128x16/4x4/1 256x128x8/16x8/1 \
+               64x64x16/4x4/1/1 128x64x16/8x4/1/1 64x128x16/4x8/1/1 128x128x8/8x8/1/1 128x128x16/8x8/1/1; do
         ARMMT_OPENCL_GEMM=$t run tune 120 "$bin" bench kernels --device opencl --op gemm
-        echo "$t $(grep -A20 "^OpenCL GEMM tiling: $t " "$out/tune.log" | grep -m1 'large square' | awk '{print $(NF-3), "GFLOP/s"}')" \
+        echo "$t $(grep -A20 "^OpenCL GEMM tiling: $(echo "$t" | awk -F/ '{print $1 "/" $2 "/" ($3 == "" ? 0 : $3) "/" ($4 == "" ? 0 : $4)}') " "$out/tune.log" | grep -m1 'large square' | awk '{print $(NF-3), "GFLOP/s"}')" \
           >> "$out/tune-summary.txt"
       done
       sort -k2 -g -r "$out/tune-summary.txt" | head -5

@@ -15,14 +15,16 @@ export ARMMT_KERNEL_CACHE=$(mktemp -d)
 # (OclgrindShadowWorkaround in Sources/ARMMTGPU/Runtime/OpenCLContext.swift; reproduction in
 # Tests/Scripts/oclgrind_shadow_repro.c); without that, host-side fills and recycled buffers
 # show up as false "uninitialized" reports.
-# One pass runs every check. A second runs the quick GEMM cases under the GPU's default tiling
-# (wider tiles, padded local rows; ARMMT_OPENCL_GEMM), which the simulator's CPU-type device
-# would not pick by itself.
+# One pass runs every check. Two more run the quick GEMM cases under tilings the simulator's
+# CPU-type device would not pick by itself (ARMMT_OPENCL_GEMM): the GPU's default (wider tiles,
+# padded local rows) and a double-buffered one whose shares of a tile do not divide it.
 status=0
 oclgrind --uninitialized --data-races --check-api --build-options -cl-opt-disable \
   "$bin" selftest --quick --device opencl >"$log" 2>&1 || status=$?
-ARMMT_OPENCL_GEMM=64x64x16/4x4/1 oclgrind --uninitialized --data-races --check-api --build-options -cl-opt-disable \
-  "$bin" selftest --quick --device opencl --op gemm >>"$log" 2>&1 || status=$?
+for tiling in 64x64x16/4x4/1 24x40x7/4x4/1/1; do
+  ARMMT_OPENCL_GEMM=$tiling oclgrind --uninitialized --data-races --check-api --build-options -cl-opt-disable \
+    "$bin" selftest --quick --device opencl --op gemm >>"$log" 2>&1 || status=$?
+done
 pattern='^(Invalid (read|write)|.*data race at|Uninitiali[sz]ed (value|address)|Controlflow depends on uninitiali[sz]ed|Instruction depends on an uninitiali[sz]ed|Work-group divergence|Oclgrind - |OCLGRIND FATAL)'
 reports=$(grep -cE "$pattern" "$log" || true)
 grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" || true

@@ -27,9 +27,56 @@
 #endif
 #define GEMM_LDA_LOCAL (GEMM_TILE_M + GEMM_PAD)
 #define GEMM_LDB_LOCAL (GEMM_TILE_N + GEMM_PAD)
+// 1: each work-item loads its share of the next k-step's tiles into registers before the
+// products of this one, so the global loads are in flight while it computes (register double
+// buffering); 0: it loads each step's share after the barrier that ends the last one.
+#ifndef GEMM_DB
+#define GEMM_DB 0
+#endif
 #define GEMM_RTS_M (GEMM_TILE_M / GEMM_WPT_M)
 #define GEMM_RTS_N (GEMM_TILE_N / GEMM_WPT_N)
 #define GEMM_WG (GEMM_RTS_M * GEMM_RTS_N)
+// Elements of one k-step's A and B tiles each work-item loads.
+#define GEMM_A_SHARE ((GEMM_TILE_K * GEMM_TILE_M + GEMM_WG - 1) / GEMM_WG)
+#define GEMM_B_SHARE ((GEMM_TILE_K * GEMM_TILE_N + GEMM_WG - 1) / GEMM_WG)
+
+// Element l of the k-step at k0's A tile: op(A)[m0 + mm][k0 + kk], 0 outside the matrix or past
+// the tile (l ≥ TILE_K·TILE_M), and the local slot As[kk][mm] it goes to. Consecutive l read
+// consecutive addresses.
+inline REAL gemm_a_value(const int ta, __global const REAL* restrict A, const int lda, const int M, const int K,
+                         const int m0, const int k0, const int l)
+{
+    const int mm = ta ? l % GEMM_TILE_M : l / GEMM_TILE_K;
+    const int kk = ta ? l / GEMM_TILE_M : l % GEMM_TILE_K;
+    const int gm = m0 + mm, gk = k0 + kk;
+    if (l >= GEMM_TILE_K * GEMM_TILE_M || gm >= M || gk >= K) return 0;
+    return ta ? A[gk * lda + gm] : A[gm * lda + gk];
+}
+
+inline int gemm_a_slot(const int ta, const int l)
+{
+    const int mm = ta ? l % GEMM_TILE_M : l / GEMM_TILE_K;
+    const int kk = ta ? l / GEMM_TILE_M : l % GEMM_TILE_K;
+    return kk * GEMM_LDA_LOCAL + mm;
+}
+
+// The same for B: op(B)[k0 + kk][n0 + nn] into Bs[kk][nn].
+inline REAL gemm_b_value(const int tb, __global const REAL* restrict B, const int ldb, const int N, const int K,
+                         const int n0, const int k0, const int l)
+{
+    const int nn = tb ? l / GEMM_TILE_K : l % GEMM_TILE_N;
+    const int kk = tb ? l % GEMM_TILE_K : l / GEMM_TILE_N;
+    const int gn = n0 + nn, gk = k0 + kk;
+    if (l >= GEMM_TILE_K * GEMM_TILE_N || gn >= N || gk >= K) return 0;
+    return tb ? B[gn * ldb + gk] : B[gk * ldb + gn];
+}
+
+inline int gemm_b_slot(const int tb, const int l)
+{
+    const int nn = tb ? l / GEMM_TILE_K : l % GEMM_TILE_N;
+    const int kk = tb ? l % GEMM_TILE_K : l / GEMM_TILE_N;
+    return kk * GEMM_LDB_LOCAL + nn;
+}
 
 inline void gemm_tile(const int ta, const int tb,
                       const int M, const int N, const int K, const REAL alpha,
@@ -49,25 +96,32 @@ inline void gemm_tile(const int ta, const int tb,
     for (int i = 0; i < GEMM_WPT_M; ++i)
         for (int j = 0; j < GEMM_WPT_N; ++j) acc[i][j] = 0;
 
+    // This work-item's share of a k-step's tiles: elements lid, lid + WG, ... of each.
+    REAL ra[GEMM_A_SHARE], rb[GEMM_B_SHARE];
+#if GEMM_DB
+    for (int t = 0; t < GEMM_A_SHARE; ++t) ra[t] = gemm_a_value(ta, A, lda, M, K, m0, 0, lid + t * GEMM_WG);
+    for (int t = 0; t < GEMM_B_SHARE; ++t) rb[t] = gemm_b_value(tb, B, ldb, N, K, n0, 0, lid + t * GEMM_WG);
+#endif
     for (int k0 = 0; k0 < K; k0 += GEMM_TILE_K) {
-        // As[kk][mm] = op(A)[m0 + mm][k0 + kk]; consecutive work-items read consecutive addresses.
-        for (int l = lid; l < GEMM_TILE_K * GEMM_TILE_M; l += GEMM_WG) {
-            const int mm = ta ? l % GEMM_TILE_M : l / GEMM_TILE_K;
-            const int kk = ta ? l / GEMM_TILE_M : l % GEMM_TILE_K;
-            const int gm = m0 + mm, gk = k0 + kk;
-            REAL v = 0;
-            if (gm < M && gk < K) v = ta ? A[gk * lda + gm] : A[gm * lda + gk];
-            As[kk * GEMM_LDA_LOCAL + mm] = v;
+#if !GEMM_DB
+        for (int t = 0; t < GEMM_A_SHARE; ++t) ra[t] = gemm_a_value(ta, A, lda, M, K, m0, k0, lid + t * GEMM_WG);
+        for (int t = 0; t < GEMM_B_SHARE; ++t) rb[t] = gemm_b_value(tb, B, ldb, N, K, n0, k0, lid + t * GEMM_WG);
+#endif
+        for (int t = 0; t < GEMM_A_SHARE; ++t) {
+            const int l = lid + t * GEMM_WG;
+            if (l < GEMM_TILE_K * GEMM_TILE_M) As[gemm_a_slot(ta, l)] = ra[t];
         }
-        // Bs[kk][nn] = op(B)[k0 + kk][n0 + nn]
-        for (int l = lid; l < GEMM_TILE_K * GEMM_TILE_N; l += GEMM_WG) {
-            const int nn = tb ? l / GEMM_TILE_K : l % GEMM_TILE_N;
-            const int kk = tb ? l % GEMM_TILE_K : l / GEMM_TILE_N;
-            const int gn = n0 + nn, gk = k0 + kk;
-            REAL v = 0;
-            if (gn < N && gk < K) v = tb ? B[gn * ldb + gk] : B[gk * ldb + gn];
-            Bs[kk * GEMM_LDB_LOCAL + nn] = v;
+        for (int t = 0; t < GEMM_B_SHARE; ++t) {
+            const int l = lid + t * GEMM_WG;
+            if (l < GEMM_TILE_K * GEMM_TILE_N) Bs[gemm_b_slot(tb, l)] = rb[t];
         }
+#if GEMM_DB
+        // The next k-step's loads (0 past K), in flight during this step's products.
+        for (int t = 0; t < GEMM_A_SHARE; ++t)
+            ra[t] = gemm_a_value(ta, A, lda, M, K, m0, k0 + GEMM_TILE_K, lid + t * GEMM_WG);
+        for (int t = 0; t < GEMM_B_SHARE; ++t)
+            rb[t] = gemm_b_value(tb, B, ldb, N, K, n0, k0 + GEMM_TILE_K, lid + t * GEMM_WG);
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < GEMM_TILE_K; ++kk) {
             REAL a[GEMM_WPT_M], b[GEMM_WPT_N];

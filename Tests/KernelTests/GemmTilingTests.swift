@@ -9,13 +9,17 @@ final class GemmTilingTests: XCTestCase {
         XCTAssertEqual(t, GemmTiling(tileM: 128, tileN: 64, tileK: 8, workM: 8, workN: 4, pad: 1))
         XCTAssertEqual(try GemmTiling.parse(t.description), t)
         XCTAssertEqual(try GemmTiling.parse(" 32x32x16/2x2 ").pad, 0)
+        XCTAssertFalse(try GemmTiling.parse("32x32x16/2x2/1").doubleBuffer)
+        let db = try GemmTiling.parse("32x32x16/2x2/0/1")
+        XCTAssertTrue(db.doubleBuffer)
+        XCTAssertEqual(try GemmTiling.parse(db.description), db)
     }
 
     func testParseRefusesMalformedOrImpossibleTilingsNamingTheVariable() {
         let bad = [
-            "", "fast", "64x64/4x4", "64x64x16/4", "64x64x16/4x4/1/2", "64x64x16/4x4/x",
+            "", "fast", "64x64/4x4", "64x64x16/4", "64x64x16/4x4/x",
             "0x64x16/1x1", "64x64x0/4x4", "-64x64x16/4x4", "64x64x16/3x4", "64x64x16/4x5",
-            "2048x64x16/8x8", "64x64x16/4x4/65", "256x256x8/16x32",
+            "2048x64x16/8x8", "64x64x16/4x4/65", "256x256x8/16x32", "64x64x16/4x4/1/2", "64x64x16/4x4/1/1/1",
         ]
         for text in bad {
             XCTAssertThrowsError(try GemmTiling.parse(text), text) { error in
@@ -58,10 +62,11 @@ final class GemmTilingTests: XCTestCase {
 
     /// The GEMM cases under tilings unlike either default: one output per work-item, tiles
     /// and work that differ between M and N, a reduction step that divides none of the k,
-    /// padded local rows.
+    /// padded local rows, double buffering (with shares of a tile that do not divide it).
     func testOpenCLMatchesReferenceUnderOtherTilings() throws {
         guard let info = OpenCLInventory.shared.devices.first else { throw XCTSkip("no OpenCL device") }
-        for text in ["16x16x8/1x1/0", "8x32x5/2x8/1", "64x32x16/4x2/1", "96x64x8/8x8/3"] {
+        for text in ["16x16x8/1x1/0", "8x32x5/2x8/1", "64x32x16/4x2/1", "96x64x8/8x8/3", "16x16x8/1x1/0/1",
+                     "24x40x7/4x4/1/1", "64x64x16/4x4/1/1"] {
             var tuning = DeviceTuning.forDevice(info)
             tuning.gemm = try GemmTiling.parse(text)
             let backend = try OpenCLBackend(deviceIndex: 0, cache: KernelCache(directory: TestBackends.testCacheDirectory), tuning: tuning)

@@ -68,6 +68,7 @@ public struct DeviceTuning: Sendable {
             "#define GEMM_WPT_M \(gemm.workM)",
             "#define GEMM_WPT_N \(gemm.workN)",
             "#define GEMM_PAD \(gemm.pad)",
+            "#define GEMM_DB \(gemm.doubleBuffer ? 1 : 0)",
             "#define EMB_WG \(embeddingWorkGroup)",
             "#define LOSS_WG \(lossWorkGroup)",
             "#define OPT_WG \(optimizerWorkGroup)",

@@ -3,7 +3,8 @@ import Foundation
 /// The OpenCL GEMM's tiling (`Sources/Kernels/gemm.cl`): a work-group computes a
 /// `tileM × tileN` tile of C, `tileK` reduction steps per pass through local memory; each
 /// work-item computes `workM × workN` outputs; each row of the two local tiles is padded by
-/// `pad` floats. Any tiling that passes `validate` computes the same products (the
+/// `pad` floats; with `doubleBuffer` each work-item loads the next step's share of the tiles
+/// into registers while it computes this one. Any tiling that passes `validate` computes the same products (the
 /// equivalence tests run several); which one is fastest depends on the device, so
 /// `ARMMT_OPENCL_GEMM` sets it at run time, on a GPU box without a toolchain.
 public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
@@ -13,16 +14,18 @@ public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
     public var workM: Int
     public var workN: Int
     public var pad: Int
+    public var doubleBuffer: Bool
 
-    public init(tileM: Int, tileN: Int, tileK: Int, workM: Int, workN: Int, pad: Int = 0) {
-        (self.tileM, self.tileN, self.tileK, self.workM, self.workN, self.pad) = (tileM, tileN, tileK, workM, workN, pad)
+    public init(tileM: Int, tileN: Int, tileK: Int, workM: Int, workN: Int, pad: Int = 0, doubleBuffer: Bool = false) {
+        (self.tileM, self.tileN, self.tileK, self.workM, self.workN) = (tileM, tileN, tileK, workM, workN)
+        (self.pad, self.doubleBuffer) = (pad, doubleBuffer)
     }
 
     public static let environmentVariable = "ARMMT_OPENCL_GEMM"
-    static let syntax = "TMxTNxTK/WMxWN[/PAD], e.g. 128x128x16/8x8/1"
+    static let syntax = "TMxTNxTK/WMxWN[/PAD[/DB]], e.g. 128x128x16/8x8/1/1"
 
-    /// The form `parse` reads: "TMxTNxTK/WMxWN/PAD".
-    public var description: String { "\(tileM)x\(tileN)x\(tileK)/\(workM)x\(workN)/\(pad)" }
+    /// The form `parse` reads: "TMxTNxTK/WMxWN/PAD/DB".
+    public var description: String { "\(tileM)x\(tileN)x\(tileK)/\(workM)x\(workN)/\(pad)/\(doubleBuffer ? 1 : 0)" }
 
     /// Work-items per work-group, as [dimension 0 (columns of C), dimension 1 (rows)].
     var localSize: [Int] { [tileN / workN, tileM / workM, 1] }
@@ -30,13 +33,13 @@ public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
     /// Bytes of local memory the two tiles take.
     var localMemoryBytes: Int { 4 * tileK * (tileM + tileN + 2 * pad) }
 
-    /// Reads "TMxTNxTK/WMxWN" or "TMxTNxTK/WMxWN/PAD" (pad 0 when left out).
+    /// Reads "TMxTNxTK/WMxWN", "…/PAD" or "…/PAD/DB" (pad 0 and DB 0 when left out; DB is 0 or 1).
     public static func parse(_ text: String, name: String = environmentVariable) throws -> GemmTiling {
         func fail(_ why: String) -> EngineError {
             EngineError.usage("\(name)=\"\(text)\": \(why); expected \(syntax)")
         }
         let parts = text.trimmingCharacters(in: .whitespaces).split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 || parts.count == 3 else { throw fail("not two or three parts separated by /") }
+        guard (2...4).contains(parts.count) else { throw fail("not two to four parts separated by /") }
         func numbers(_ part: Substring, _ count: Int, _ what: String) throws -> [Int] {
             let fields = part.split(separator: "x", omittingEmptySubsequences: false)
             let values = fields.compactMap { Int($0) }
@@ -44,8 +47,11 @@ public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
             return values
         }
         let tile = try numbers(parts[0], 3, "the tile"), work = try numbers(parts[1], 2, "the work per item")
-        let pad = parts.count == 3 ? try numbers(parts[2], 1, "the padding")[0] : 0
-        let t = GemmTiling(tileM: tile[0], tileN: tile[1], tileK: tile[2], workM: work[0], workN: work[1], pad: pad)
+        let pad = parts.count >= 3 ? try numbers(parts[2], 1, "the padding")[0] : 0
+        let db = parts.count == 4 ? try numbers(parts[3], 1, "the double buffering")[0] : 0
+        guard db == 0 || db == 1 else { throw fail("DB = \(db) is neither 0 nor 1") }
+        let t = GemmTiling(tileM: tile[0], tileN: tile[1], tileK: tile[2], workM: work[0], workN: work[1], pad: pad,
+                           doubleBuffer: db == 1)
         if let problem = t.problem(maxWorkGroupSize: nil, localMemoryBytes: nil) { throw fail(problem) }
         return t
     }
