@@ -5,7 +5,8 @@
 #   info      nvidia-smi (read only), clinfo, armmt-gpu info; registers the NVIDIA ICD if needed
 #   selftest  armmt-gpu selftest --device opencl (full, JSON and text)
 #   tune      armmt-gpu bench kernels --device opencl --op gemm under each of 19 GEMM tilings
-#             (ARMMT_OPENCL_GEMM); tune-summary.txt lists the large square's GFLOP/s per tiling.
+#             (ARMMT_OPENCL_GEMM), a log each (tune-TILING.log, / as _); tune-summary.txt lists
+#             the large square's GFLOP/s per tiling.
 #             Export the best as ARMMT_OPENCL_GEMM for the phases after it.
 #   kernels   armmt-gpu bench kernels --device opencl, PyTorch's kernels on CUDA (TF32 off, on)
 #   train     armmt-gpu bench train --device opencl, PyTorch's training step on CUDA (TF32 off, on)
@@ -55,9 +56,9 @@ for phase in $phases; do
                128x64x16/8x4/1 64x128x16/4x8/1 96x96x16/6x6/1 128x128x8/8x8/1 128x128x16/8x8/0 \
                128x128x16/8x8/1 128x128x32/8x8/1 128x128x16/4x4/1 256x128x8/16x8/1 \
                64x64x16/4x4/1/1 128x64x16/8x4/1/1 64x128x16/4x8/1/1 128x128x8/8x8/1/1 128x128x16/8x8/1/1; do
-        ARMMT_OPENCL_GEMM=$t run tune 120 "$bin" bench kernels --device opencl --op gemm
-        echo "$t $(grep -A20 "^OpenCL GEMM tiling: $(echo "$t" | awk -F/ '{print $1 "/" $2 "/" ($3 == "" ? 0 : $3) "/" ($4 == "" ? 0 : $4)}') " "$out/tune.log" | grep -m1 'large square' | awk '{print $(NF-3), "GFLOP/s"}')" \
-          >> "$out/tune-summary.txt"
+        log="tune-${t//\//_}"   # one log per tiling, so a failed run leaves its own line empty
+        ARMMT_OPENCL_GEMM=$t run "$log" 120 "$bin" bench kernels --device opencl --op gemm
+        echo "$t $(grep -m1 'large square' "$out/$log.log" | awk '{print $(NF-3), "GFLOP/s"}')" >> "$out/tune-summary.txt"
       done
       sort -k2 -g -r "$out/tune-summary.txt" | head -5
       ;;

@@ -4,9 +4,9 @@ import Foundation
 /// `tileM × tileN` tile of C, `tileK` reduction steps per pass through local memory; each
 /// work-item computes `workM × workN` outputs; each row of the two local tiles is padded by
 /// `pad` floats; with `doubleBuffer` each work-item loads the next step's share of the tiles
-/// into registers while it computes this one. Any tiling that passes `validate` computes the same products (the
-/// equivalence tests run several); which one is fastest depends on the device, so
-/// `ARMMT_OPENCL_GEMM` sets it at run time, on a GPU box without a toolchain.
+/// into registers while it computes this one. Any tiling that passes `validate` computes the
+/// same products (the equivalence tests run several); which one is fastest depends on the
+/// device, so `ARMMT_OPENCL_GEMM` sets it at run time, on a GPU box without a toolchain.
 public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
     public var tileM: Int
     public var tileN: Int
@@ -34,9 +34,9 @@ public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
     var localMemoryBytes: Int { 4 * tileK * (tileM + tileN + 2 * pad) }
 
     /// Reads "TMxTNxTK/WMxWN", "…/PAD" or "…/PAD/DB" (pad 0 and DB 0 when left out; DB is 0 or 1).
-    public static func parse(_ text: String, name: String = environmentVariable) throws -> GemmTiling {
+    public static func parse(_ text: String) throws -> GemmTiling {
         func fail(_ why: String) -> EngineError {
-            EngineError.usage("\(name)=\"\(text)\": \(why); expected \(syntax)")
+            EngineError.usage("\(environmentVariable)=\"\(text)\": \(why); expected \(syntax)")
         }
         let parts = text.trimmingCharacters(in: .whitespaces).split(separator: "/", omittingEmptySubsequences: false)
         guard (2...4).contains(parts.count) else { throw fail("not two to four parts separated by /") }
