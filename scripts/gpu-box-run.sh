@@ -4,10 +4,11 @@
 # few minutes), in any order; all of them when none is named:
 #   info      nvidia-smi (read only), clinfo, armmt-gpu info; registers the NVIDIA ICD if needed
 #   selftest  armmt-gpu selftest --device opencl (full, JSON and text)
-#   tune      armmt-gpu bench kernels --device opencl --op gemm under each of 19 GEMM tilings
-#             (ARMMT_OPENCL_GEMM), a log each (tune-TILING.log, / as _); tune-summary.txt lists
-#             the large square's GFLOP/s per tiling.
-#             Export the best as ARMMT_OPENCL_GEMM for the phases after it.
+#   tune      armmt-gpu bench kernels --device opencl --op gemm under each of 25 GEMM tilings
+#             (ARMMT_OPENCL_GEMM; TUNE_TILINGS="T1 T2 ..." replaces the list), a log each
+#             (tune-TILING.log, / as _); tune-summary.txt lists the large square's GFLOP/s per
+#             tiling. Unless ARMMT_OPENCL_GEMM was set, the phases after it in the same run use
+#             the fastest (written to tune-best.txt); export it yourself for later runs.
 #   kernels   armmt-gpu bench kernels --device opencl, PyTorch's kernels on CUDA (TF32 off, on)
 #   train     armmt-gpu bench train --device opencl, PyTorch's training step on CUDA (TF32 off, on)
 #   quality   a 4-epoch ARMMT training run on the default synthetic data set, then eval
@@ -50,17 +51,30 @@ for phase in $phases; do
       ;;
     tune)
       # Square tiles from 32 to 128 with and without padding, rectangular ones, deeper and
-      # shallower reduction steps, 4 to 128 accumulators per work-item, and the larger ones
-      # again with register double buffering (/1 at the end).
-      for t in 32x32x16/2x2/0 64x64x16/4x4/0 64x64x16/4x4/1 64x64x32/4x4/1 64x64x16/8x8/1 \
-               128x64x16/8x4/1 64x128x16/4x8/1 96x96x16/6x6/1 128x128x8/8x8/1 128x128x16/8x8/0 \
-               128x128x16/8x8/1 128x128x32/8x8/1 128x128x16/4x4/1 256x128x8/16x8/1 \
-               64x64x16/4x4/1/1 128x64x16/8x4/1/1 64x128x16/4x8/1/1 128x128x8/8x8/1/1 128x128x16/8x8/1/1; do
+      # shallower reduction steps, 4 to 128 accumulators per work-item, the larger ones again
+      # with register double buffering (fourth part 1), and with vector reads of four floats
+      # (fifth part 4; their padding must be a multiple of 4).
+      default_tilings="32x32x16/2x2/0 64x64x16/4x4/0 64x64x16/4x4/1 64x64x32/4x4/1 64x64x16/8x8/1
+        128x64x16/8x4/1 64x128x16/4x8/1 96x96x16/6x6/1 128x128x8/8x8/1 128x128x16/8x8/0
+        128x128x16/8x8/1 128x128x32/8x8/1 128x128x16/4x4/1 256x128x8/16x8/1
+        64x64x16/4x4/1/1 128x64x16/8x4/1/1 64x128x16/4x8/1/1 128x128x8/8x8/1/1 128x128x16/8x8/1/1
+        64x64x16/4x4/4/0/4 128x64x16/8x4/4/0/4 128x128x8/8x8/4/0/4 128x128x16/8x8/4/0/4
+        128x128x16/8x8/4/1/4 128x128x32/8x8/4/0/4"
+      : > "$out/tune-summary.txt"
+      for t in ${TUNE_TILINGS:-$default_tilings}; do
         log="tune-${t//\//_}"   # one log per tiling, so a failed run leaves its own line empty
         ARMMT_OPENCL_GEMM=$t run "$log" 120 "$bin" bench kernels --device opencl --op gemm
         echo "$t $(grep -m1 'large square' "$out/$log.log" | awk '{print $(NF-3), "GFLOP/s"}')" >> "$out/tune-summary.txt"
       done
       sort -k2 -g -r "$out/tune-summary.txt" | head -5
+      best=$(sort -k2 -g -r "$out/tune-summary.txt" | awk 'NF >= 3 {print $1; exit}')
+      if [ -n "$best" ]; then
+        echo "$best" > "$out/tune-best.txt"
+        if [ -z "${ARMMT_OPENCL_GEMM:-}" ]; then
+          export ARMMT_OPENCL_GEMM=$best
+          echo "the phases after tune use ARMMT_OPENCL_GEMM=$best"
+        fi
+      fi
       ;;
     kernels)
       run kernels 300 "$bin" bench kernels --device opencl

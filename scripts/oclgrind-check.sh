@@ -15,13 +15,14 @@ export ARMMT_KERNEL_CACHE=$(mktemp -d)
 # (OclgrindShadowWorkaround in Sources/ARMMTGPU/Runtime/OpenCLContext.swift; reproduction in
 # Tests/Scripts/oclgrind_shadow_repro.c); without that, host-side fills and recycled buffers
 # show up as false "uninitialized" reports.
-# One pass runs every check. Two more run the quick GEMM cases under tilings the simulator's
+# One pass runs every check. Three more run the quick GEMM cases under tilings the simulator's
 # CPU-type device would not pick by itself (ARMMT_OPENCL_GEMM): the GPU's default (wider tiles,
-# padded local rows) and a double-buffered one whose shares of a tile do not divide it.
+# padded local rows), a double-buffered one whose shares of a tile do not divide it, and that
+# one again with vector reads of four floats.
 status=0
 oclgrind --uninitialized --data-races --check-api --build-options -cl-opt-disable \
   "$bin" selftest --quick --device opencl >"$log" 2>&1 || status=$?
-for tiling in 64x64x16/4x4/1 24x40x7/4x4/1/1; do
+for tiling in 64x64x16/4x4/1 24x40x7/4x4/1/1 24x40x7/4x4/4/1/4; do
   ARMMT_OPENCL_GEMM=$tiling oclgrind --uninitialized --data-races --check-api --build-options -cl-opt-disable \
     "$bin" selftest --quick --device opencl --op gemm >>"$log" 2>&1 || status=$?
 done

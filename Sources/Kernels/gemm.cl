@@ -1,7 +1,8 @@
 // Strided batched GEMM, row-major: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] (+ bias[n]).
 // One work-group computes a GEMM_TILE_M x GEMM_TILE_N tile of C; each work-item computes
-// GEMM_WPT_M x GEMM_WPT_N outputs spaced GEMM_RTS_M / GEMM_RTS_N apart, so neighbouring
-// work-items touch neighbouring columns (coalesced stores, conflict-free local reads).
+// GEMM_WPT_M x GEMM_WPT_N outputs in runs of GEMM_VW consecutive rows (and columns), the runs
+// GEMM_RTS_M·GEMM_VW (GEMM_RTS_N·GEMM_VW) apart, so neighbouring work-items touch neighbouring
+// runs (coalesced stores, conflict-free local reads).
 // Edges are handled by zero-filling the local tiles, so any M, N, K works.
 
 #ifndef GEMM_TILE_M
@@ -33,9 +34,22 @@
 #ifndef GEMM_DB
 #define GEMM_DB 0
 #endif
+// Floats per local read in the products: with 4, a work-item reads its WPT_M + WPT_N operands of
+// a k-step in (WPT_M + WPT_N) / 4 vector loads instead of one load per float, which on a GPU
+// is what bounds an 8 x 8 work-item's FMA rate (16 local loads per 64 FMAs). The host keeps
+// WPT_M, WPT_N and PAD multiples of it, so every vector read is aligned.
+#ifndef GEMM_VW
+#define GEMM_VW 1
+#endif
 #define GEMM_RTS_M (GEMM_TILE_M / GEMM_WPT_M)
 #define GEMM_RTS_N (GEMM_TILE_N / GEMM_WPT_N)
 #define GEMM_WG (GEMM_RTS_M * GEMM_RTS_N)
+// Offset in the tile of this work-item's output i (rows: ty, RTS_M; columns: tx, RTS_N).
+#define GEMM_OWN(t, i, rts) (((i) / GEMM_VW) * ((rts) * GEMM_VW) + (t) * GEMM_VW + (i) % GEMM_VW)
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+#define GEMM_REALV GEMM_CAT(REAL, GEMM_VW)
+#define GEMM_VSTORE GEMM_CAT(vstore, GEMM_VW)
 // Elements of one k-step's A and B tiles each work-item loads.
 #define GEMM_A_SHARE ((GEMM_TILE_K * GEMM_TILE_M + GEMM_WG - 1) / GEMM_WG)
 #define GEMM_B_SHARE ((GEMM_TILE_K * GEMM_TILE_N + GEMM_WG - 1) / GEMM_WG)
@@ -125,8 +139,16 @@ inline void gemm_tile(const int ta, const int tb,
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < GEMM_TILE_K; ++kk) {
             REAL a[GEMM_WPT_M], b[GEMM_WPT_N];
-            for (int i = 0; i < GEMM_WPT_M; ++i) a[i] = As[kk * GEMM_LDA_LOCAL + ty + i * GEMM_RTS_M];
-            for (int j = 0; j < GEMM_WPT_N; ++j) b[j] = Bs[kk * GEMM_LDB_LOCAL + tx + j * GEMM_RTS_N];
+#if GEMM_VW == 1
+            for (int i = 0; i < GEMM_WPT_M; ++i) a[i] = As[kk * GEMM_LDA_LOCAL + GEMM_OWN(ty, i, GEMM_RTS_M)];
+            for (int j = 0; j < GEMM_WPT_N; ++j) b[j] = Bs[kk * GEMM_LDB_LOCAL + GEMM_OWN(tx, j, GEMM_RTS_N)];
+#else
+            // Run v of this work-item's rows is vector v·RTS_M + ty of the k-step's local row.
+            __local const GEMM_REALV* av = (__local const GEMM_REALV*)(As + kk * GEMM_LDA_LOCAL);
+            __local const GEMM_REALV* bv = (__local const GEMM_REALV*)(Bs + kk * GEMM_LDB_LOCAL);
+            for (int v = 0; v < GEMM_WPT_M / GEMM_VW; ++v) GEMM_VSTORE(av[v * GEMM_RTS_M + ty], 0, a + v * GEMM_VW);
+            for (int v = 0; v < GEMM_WPT_N / GEMM_VW; ++v) GEMM_VSTORE(bv[v * GEMM_RTS_N + tx], 0, b + v * GEMM_VW);
+#endif
             for (int i = 0; i < GEMM_WPT_M; ++i)
                 for (int j = 0; j < GEMM_WPT_N; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
         }
@@ -134,10 +156,10 @@ inline void gemm_tile(const int ta, const int tb,
     }
 
     for (int i = 0; i < GEMM_WPT_M; ++i) {
-        const int m = m0 + ty + i * GEMM_RTS_M;
+        const int m = m0 + GEMM_OWN(ty, i, GEMM_RTS_M);
         if (m >= M) continue;
         for (int j = 0; j < GEMM_WPT_N; ++j) {
-            const int n = n0 + tx + j * GEMM_RTS_N;
+            const int n = n0 + GEMM_OWN(tx, j, GEMM_RTS_N);
             if (n >= N) continue;
             REAL r = alpha * acc[i][j];
             // BLAS semantics: with beta == 0, C is not read (it may hold garbage or NaN).
@@ -156,8 +178,8 @@ void NAME(const int M, const int N, const int K, const REAL alpha,              
           const REAL beta, __global REAL* C, const int offC, const int ldc, const int strideC,\
           __global const REAL* restrict bias, const int offBias, const int hasBias)           \
 {                                                                                              \
-    __local REAL As[GEMM_TILE_K * GEMM_LDA_LOCAL];                                             \
-    __local REAL Bs[GEMM_TILE_K * GEMM_LDB_LOCAL];                                             \
+    __local REAL As[GEMM_TILE_K * GEMM_LDA_LOCAL] __attribute__((aligned(16)));                \
+    __local REAL Bs[GEMM_TILE_K * GEMM_LDB_LOCAL] __attribute__((aligned(16)));                \
     const int b = get_group_id(2);                                                             \
     gemm_tile(TA, TB, M, N, K, alpha, A + offA + b * strideA, lda, B + offB + b * strideB, ldb,\
               beta, C + offC + b * strideC, ldc, bias + offBias, hasBias, As, Bs);             \

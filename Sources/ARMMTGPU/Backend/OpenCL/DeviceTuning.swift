@@ -31,9 +31,10 @@ public struct DeviceTuning: Sendable {
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
         if !info.isGPU {
-            // CPU OpenCL (PoCL) vectorises across work-items; smaller tiles keep more work-groups
-            // for its threads and cost little since local memory is ordinary cache there.
-            t.gemm = GemmTiling(tileM: 32, tileN: 32, tileK: 16, workM: 2, workN: 2, pad: 0)
+            // CPU OpenCL (PoCL) vectorises across work-items, and local memory is ordinary cache,
+            // so padding buys nothing there. 8 x 8 outputs per work-item ran PoCL's GEMM rows
+            // 2–5x faster than 2 x 2 in 32 x 32 tiles, and its training step 1.4–1.8x (BENCHMARKS.md).
+            t.gemm = GemmTiling(tileM: 64, tileN: 64, tileK: 16, workM: 8, workN: 8, pad: 0)
         }
         return t
     }
@@ -69,6 +70,7 @@ public struct DeviceTuning: Sendable {
             "#define GEMM_WPT_N \(gemm.workN)",
             "#define GEMM_PAD \(gemm.pad)",
             "#define GEMM_DB \(gemm.doubleBuffer ? 1 : 0)",
+            "#define GEMM_VW \(gemm.vectorWidth)",
             "#define EMB_WG \(embeddingWorkGroup)",
             "#define LOSS_WG \(lossWorkGroup)",
             "#define OPT_WG \(optimizerWorkGroup)",
