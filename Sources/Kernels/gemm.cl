@@ -189,3 +189,45 @@ GEMM_KERNEL(gemm_nn, 0, 0)
 GEMM_KERNEL(gemm_nt, 0, 1)
 GEMM_KERNEL(gemm_tn, 1, 0)
 GEMM_KERNEL(gemm_tt, 1, 1)
+
+// Split reduction (GemmSplitPlan): work-group (., ., s) reduces k in
+// [s·kSlice, min(K, (s+1)·kSlice)) of op(A)·op(B) into its own partial W[s] ([M, N], row-major)
+// with α = 1, β = 0 and no bias; gemm_split_sum adds the partials. Single products only.
+#define GEMM_SPLIT_KERNEL(NAME, TA, TB)                                                        \
+__kernel __attribute__((reqd_work_group_size(GEMM_RTS_N, GEMM_RTS_M, 1)))                     \
+void NAME(const int M, const int N, const int K, const int kSlice,                            \
+          __global const REAL* restrict A, const int offA, const int lda,                     \
+          __global const REAL* restrict B, const int offB, const int ldb,                     \
+          __global REAL* restrict W)                                                           \
+{                                                                                              \
+    __local REAL As[GEMM_TILE_K * GEMM_LDA_LOCAL] __attribute__((aligned(16)));                \
+    __local REAL Bs[GEMM_TILE_K * GEMM_LDB_LOCAL] __attribute__((aligned(16)));                \
+    const int s = get_group_id(2);                                                             \
+    const int k0 = s * kSlice;                                                                 \
+    /* The bias argument is never read without hasBias; W stands in as a valid pointer. */    \
+    gemm_tile(TA, TB, M, N, min(kSlice, K - k0), 1, A + offA + (TA ? k0 * lda : k0), lda,      \
+              B + offB + (TB ? k0 : k0 * ldb), ldb, 0, W + s * M * N, N, W, 0, As, Bs);        \
+}
+
+GEMM_SPLIT_KERNEL(gemm_split_nn, 0, 0)
+GEMM_SPLIT_KERNEL(gemm_split_nt, 0, 1)
+GEMM_SPLIT_KERNEL(gemm_split_tn, 1, 0)
+GEMM_SPLIT_KERNEL(gemm_split_tt, 1, 1)
+
+// C[m, n] = alpha·(W[0, m, n] + W[1, m, n] + ... in slice order) + beta·C[m, n] (+ bias[n]);
+// with beta == 0, C is not read. One work-item per element of C; work-groups of any shape.
+__kernel void gemm_split_sum(const int M, const int N, const int slices, const REAL alpha,
+                             __global const REAL* restrict W, const REAL beta,
+                             __global REAL* C, const int offC, const int ldc,
+                             __global const REAL* restrict bias, const int offBias, const int hasBias)
+{
+    const int n = get_global_id(0), m = get_global_id(1);
+    if (m >= M || n >= N) return;
+    REAL acc = 0;
+    for (int s = 0; s < slices; ++s) acc += W[(s * M + m) * N + n];
+    REAL r = alpha * acc;
+    __global REAL* c = C + offC + m * ldc + n;
+    if (beta != 0) r = fma(beta, *c, r);
+    if (hasBias) r += bias[offBias + n];
+    *c = r;
+}
