@@ -9,7 +9,8 @@
 #             (tune-TILING.log, / as _); tune-summary.txt lists the large square's GFLOP/s per
 #             tiling. Unless ARMMT_OPENCL_GEMM was set, the phases after it in the same run use
 #             the fastest (written to tune-best.txt); export it yourself for later runs.
-#   kernels   armmt-gpu bench kernels --device opencl, PyTorch's kernels on CUDA (TF32 off, on)
+#   kernels   armmt-gpu bench kernels --device opencl (and its GEMM rows again with the split over
+#             k turned off, ARMMT_OPENCL_GEMM_SPLIT=0), PyTorch's kernels on CUDA (TF32 off, on)
 #   train     armmt-gpu bench train --device opencl, PyTorch's training step on CUDA (TF32 off, on)
 #   quality   a 4-epoch ARMMT training run on the default synthetic data set, then eval
 # Usage: scripts/gpu-box-run.sh BUNDLE_DIR OUT_DIR [PHASE...]   (tune runs only when named)
@@ -79,6 +80,7 @@ for phase in $phases; do
     kernels)
       run kernels 300 "$bin" bench kernels --device opencl
       "$bin" bench kernels --device opencl --json > "$out/kernels.json" 2>>"$out/kernels.log"
+      ARMMT_OPENCL_GEMM_SPLIT=0 run kernels 120 "$bin" bench kernels --device opencl --op gemm
       run kernels 200 python3 scripts/torch_kernels.py --device cuda --tf32 off
       run kernels 200 python3 scripts/torch_kernels.py --device cuda --tf32 on
       ;;

@@ -27,6 +27,7 @@ final class GemmSplitTests: XCTestCase {
         XCTAssertFalse(plan(64, 64, 511).isSplit)               // one slice's worth of k
         XCTAssertFalse(plan(64, 64, 8192, batch: 3).isSplit)    // batched: no split
         XCTAssertFalse(plan(64, 64, 8192, units: 1).isSplit)    // one tile fills one unit
+        XCTAssertFalse(plan(64, 64, 8192, units: 0).isSplit)    // ARMMT_OPENCL_GEMM_SPLIT=0
         XCTAssertEqual(plan(64, 64, 0), GemmSplitPlan(slices: 1, sliceLength: 0))
         // The partials' workspace stays within its bound.
         let huge = plan(4000, 4000, 1 << 20, tiling: GemmTiling(tileM: 1024, tileN: 1024, tileK: 16, workM: 32, workN: 32))
@@ -57,12 +58,52 @@ final class GemmSplitTests: XCTestCase {
         let tuning = try DeviceTuning.forDevice(info, environment: [:])
         for (m, n, k) in [(33, 17, 1031), (5, 3, 600)] {
             let p = GemmParameters(m: m, n: n, k: k, transA: false, transB: false, alpha: 1, beta: 0)
-            XCTAssertTrue(GemmSplitPlan(p, tiling: tuning.gemm, computeUnits: info.computeUnits).isSplit,
-                          "\(m)×\(n)×\(k) on \(info.name) (\(info.computeUnits) units, tiling \(tuning.gemm))")
+            XCTAssertTrue(GemmSplitPlan(p, tiling: tuning.gemm, computeUnits: tuning.gemmSplitUnits).isSplit,
+                          "\(m)×\(n)×\(k) on \(info.name) (\(tuning.gemmSplitUnits) units, tiling \(tuning.gemm))")
         }
         let backend = try OpenCLBackend(deviceIndex: 0, cache: KernelCache(directory: TestBackends.testCacheDirectory), tuning: tuning)
         let cases = GemmChecks.cases().filter { $0.shape.contains("k=1031") || $0.shape.contains("k=600") }
         XCTAssertEqual(cases.count, 8)
         for row in SelfTest.run(cases, on: backend) where !row.passed { XCTFail("\(row.shape): \(row.detail ?? "failed")") }
+    }
+
+    func testTheSplitVariableSetsTheUnitsOrRefusesNamingItself() throws {
+        guard let info = OpenCLInventory.shared.devices.first else { throw XCTSkip("no OpenCL device") }
+        XCTAssertEqual(try DeviceTuning.forDevice(info, environment: [:]).gemmSplitUnits, info.computeUnits)
+        XCTAssertEqual(try DeviceTuning.forDevice(info, environment: ["ARMMT_OPENCL_GEMM_SPLIT": "0"]).gemmSplitUnits, 0)
+        XCTAssertEqual(try DeviceTuning.forDevice(info, environment: ["ARMMT_OPENCL_GEMM_SPLIT": " 132 "]).gemmSplitUnits, 132)
+        for text in ["x", "-1", "1.5", "65537", "2 3"] {
+            XCTAssertThrowsError(try DeviceTuning.forDevice(info, environment: ["ARMMT_OPENCL_GEMM_SPLIT": text]), text) {
+                guard let e = $0 as? EngineError else { return XCTFail("\(text): \($0)") }
+                XCTAssertEqual(e.kind, .usage, text)
+                XCTAssertTrue(e.message.hasPrefix("ARMMT_OPENCL_GEMM_SPLIT=\"\(text)\": "), e.message)
+            }
+        }
+    }
+
+    /// With the split off, the same product takes the one-pass kernel: the bits then differ from
+    /// the split's (the sums are grouped differently) and both match the reference.
+    func testTheSplitCanBeTurnedOff() throws {
+        guard let info = OpenCLInventory.shared.devices.first else { throw XCTSkip("no OpenCL device") }
+        var rng = SeededRandom(seed: 41)
+        let (m, n, k) = (40, 24, 2000)
+        let a = rng.floats(m * k), b = rng.floats(k * n)
+        var results: [[Float]] = []
+        for units in ["0", "2"] {
+            let tuning = try DeviceTuning.forDevice(info, environment: ["ARMMT_OPENCL_GEMM_SPLIT": units])
+            let backend = try OpenCLBackend(deviceIndex: 0, cache: KernelCache(directory: TestBackends.testCacheDirectory), tuning: tuning)
+            let p = GemmParameters(m: m, n: n, k: k, transA: true, transB: false, alpha: 1, beta: 0)
+            XCTAssertEqual(GemmSplitPlan(p, tiling: tuning.gemm, computeUnits: tuning.gemmSplitUnits).isSplit, units == "2")
+            let c = try backend.tensor([Float](repeating: .nan, count: m * n), shape: [m * n])
+            try backend.gemm(p, a: try backend.tensor(a, shape: [m * k]), b: try backend.tensor(b, shape: [k * n]), c: c, bias: nil)
+            results.append(try backend.read(c))
+        }
+        var expected = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for l in 0..<k { expected[i * n + j] += Double(a[l * m + i]) * Double(b[l * n + j]) } } }
+        for r in results {
+            let cmp = Comparison.compare("C", actual: r, expected: expected, tolerance: Tolerance(reductionLength: k))
+            XCTAssertTrue(cmp.passed, "worst error \(cmp.worstRatio)× the tolerance")
+        }
+        XCTAssertNotEqual(results[0].map(\.bitPattern), results[1].map(\.bitPattern))
     }
 }

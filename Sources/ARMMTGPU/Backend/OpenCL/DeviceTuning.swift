@@ -1,8 +1,13 @@
+import Foundation
+
 /// Per-device tunables, emitted as the `#define` preamble every program is built with
 /// (CLBlast's scheme: kernels hold `#ifndef X / #define X default`, the host overrides).
 public struct DeviceTuning: Sendable {
     /// GEMM tiles; `ARMMT_OPENCL_GEMM` overrides them (`GemmTiling.parse`).
     public var gemm = GemmTiling(tileM: 64, tileN: 64, tileK: 16, workM: 4, workN: 4, pad: 1)
+    /// Compute units a single GEMM's split over k aims to fill (`GemmSplitPlan`); 0 never splits.
+    /// `forDevice` sets the device's count; `ARMMT_OPENCL_GEMM_SPLIT` overrides it.
+    public var gemmSplitUnits = 0
     /// Work-group of the embedding gather/backward (flattened over row × feature).
     public var embeddingWorkGroup = 64
     /// Work-group of the loss kernels (one group per target; a power of two for the tree sum).
@@ -30,6 +35,7 @@ public struct DeviceTuning: Sendable {
     /// bank: see gemm.cl).
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
+        t.gemmSplitUnits = info.computeUnits
         if !info.isGPU {
             // CPU OpenCL (PoCL) vectorises across work-items, and local memory is ordinary cache,
             // so padding buys nothing there. 8 x 8 outputs per work-item ran PoCL's GEMM rows
@@ -39,11 +45,20 @@ public struct DeviceTuning: Sendable {
         return t
     }
 
-    /// `forDevice`, then `ARMMT_OPENCL_GEMM` from `environment` when it is set and not empty.
-    /// A GEMM tiling this device cannot run, the default's or the variable's, is a usage error
-    /// naming where it came from.
+    public static let gemmSplitVariable = "ARMMT_OPENCL_GEMM_SPLIT"
+
+    /// `forDevice`, then `ARMMT_OPENCL_GEMM` and `ARMMT_OPENCL_GEMM_SPLIT` from `environment`
+    /// when set and not empty. A GEMM tiling this device cannot run, the default's or the
+    /// variable's, or a split that is not a count, is a usage error naming where it came from.
     public static func forDevice(_ info: OpenCLDeviceInfo, environment: [String: String]) throws -> DeviceTuning {
         var t = forDevice(info)
+        if let text = environment[gemmSplitVariable], !text.isEmpty {
+            guard let units = Int(text.trimmingCharacters(in: .whitespaces)), (0...65536).contains(units) else {
+                throw EngineError.usage("\(gemmSplitVariable)=\"\(text)\": not a count of compute units from 0 to 65536 "
+                                        + "(0 never splits a GEMM over k)")
+            }
+            t.gemmSplitUnits = units
+        }
         let name = GemmTiling.environmentVariable
         if let text = environment[name], !text.isEmpty {
             t.gemm = try GemmTiling.parse(text)

@@ -19,6 +19,8 @@ struct GemmSplitPlan: Equatable {
         (self.slices, self.sliceLength) = (slices, sliceLength)
     }
 
+    /// `computeUnits` is `DeviceTuning.gemmSplitUnits`: the device's count unless
+    /// `ARMMT_OPENCL_GEMM_SPLIT` set another; with 0 or 1 nothing splits.
     init(_ p: GemmParameters, tiling: GemmTiling, computeUnits: Int) {
         let tiles = ((p.m + tiling.tileM - 1) / tiling.tileM) * ((p.n + tiling.tileN - 1) / tiling.tileN)
         // Batched products (attention heads) have their batch to spread; only single ones split.

@@ -10,7 +10,7 @@ extension OpenCLBackend {
         let local = tuning.gemm.localSize
         let groupsN = (p.n + tuning.gemm.tileN - 1) / tuning.gemm.tileN
         let groupsM = (p.m + tuning.gemm.tileM - 1) / tuning.gemm.tileM
-        let split = GemmSplitPlan(p, tiling: tuning.gemm, computeUnits: context.info.computeUnits)
+        let split = GemmSplitPlan(p, tiling: tuning.gemm, computeUnits: tuning.gemmSplitUnits)
         guard split.isSplit else {
             let k = try kernel("gemm_" + transposes, family: "gemm", source: KernelSources.gemm)
             try k.launch([
@@ -35,8 +35,6 @@ extension OpenCLBackend {
             .int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(split.slices)), .float(p.alpha), .buffer(partials),
             .float(p.beta), .buffer(bc), .int(Int32(p.offsetC)), .int(Int32(p.ldc)),
             .buffer(bbias ?? bc), .int(Int32(p.offsetBias)), .int(bbias == nil ? 0 : 1),
-        ], global: [roundUp(p.n, local[0]), roundUp(p.m, local[1]), 1], local: local)
+        ], global: [p.n, p.m, 1], local: local)
     }
-
-    private func roundUp(_ x: Int, _ step: Int) -> Int { (x + step - 1) / step * step }
 }
