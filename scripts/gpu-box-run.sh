@@ -80,7 +80,7 @@ for phase in $phases; do
     kernels)
       run kernels 300 "$bin" bench kernels --device opencl
       "$bin" bench kernels --device opencl --json > "$out/kernels.json" 2>>"$out/kernels.log"
-      ARMMT_OPENCL_GEMM_SPLIT=0 run kernels 120 "$bin" bench kernels --device opencl --op gemm
+      run kernels 120 env ARMMT_OPENCL_GEMM_SPLIT=0 "$bin" bench kernels --device opencl --op gemm
       run kernels 200 python3 scripts/torch_kernels.py --device cuda --tf32 off
       run kernels 200 python3 scripts/torch_kernels.py --device cuda --tf32 on
       ;;

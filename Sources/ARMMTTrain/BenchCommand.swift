@@ -35,9 +35,14 @@ struct BenchKernelsCommand: ParsableCommand {
         let peaks = try DeviceProbes.measure(backend)
         // The tiling decides the GEMM rows on OpenCL; a sweep's logs must say which one ran.
         let gemmTiling = (backend as? OpenCLBackend)?.tuning.gemm.description
+        let gemmSplitUnits = (backend as? OpenCLBackend)?.tuning.gemmSplitUnits
         if !json {
             print("device: \(backend.name)")
             if let gemmTiling { print("OpenCL GEMM tiling: \(gemmTiling) (\(GemmTiling.environmentVariable) sets it)") }
+            if let gemmSplitUnits {
+                print("OpenCL GEMM split over k: " + (gemmSplitUnits > 1 ? "for \(gemmSplitUnits) compute units" : "off")
+                      + " (\(DeviceTuning.gemmSplitVariable) sets it)")
+            }
             print(String(format: "measured peaks: copy %.1f GB/s (read+write), FMA %.1f GFLOP/s", peaks.copyBytesPerSecond / 1e9, peaks.fmaFlopsPerSecond / 1e9)
                   + " (\(peaks.fmaVectors))")
             print("op".padding(toLength: 18, withPad: " ", startingAt: 0) + "shape".padding(toLength: 56, withPad: " ", startingAt: 0)
@@ -54,12 +59,14 @@ struct BenchKernelsCommand: ParsableCommand {
         let speedups = AttentionFusionSpeedup.pairs(results)
         if json {
             struct Report: Encodable {
-                var device: String; var gemmTiling: String?; var peaks: DevicePeaks; var results: [KernelBenchResult]
+                var device: String; var gemmTiling: String?; var gemmSplitUnits: Int?; var peaks: DevicePeaks
+                var results: [KernelBenchResult]
                 var attentionFusedVsUnfused: [AttentionFusionSpeedup]
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(Report(device: backend.name, gemmTiling: gemmTiling, peaks: peaks, results: results,
+            print(String(decoding: try encoder.encode(Report(device: backend.name, gemmTiling: gemmTiling, gemmSplitUnits: gemmSplitUnits,
+                                                             peaks: peaks, results: results,
                                                              attentionFusedVsUnfused: speedups)), as: UTF8.self))
         } else if !speedups.isEmpty {
             print("")

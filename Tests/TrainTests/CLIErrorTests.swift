@@ -188,4 +188,23 @@ final class CLIErrorTests: XCTestCase {
         let f = try SafeTensorsFile(path: run + "/last.safetensors")
         for n in f.names { XCTAssertTrue(try f.floats(n).allSatisfy(\.isFinite), n) }
     }
+
+    /// The OpenCL GEMM's two variables: a bad value is a usage error naming the variable; a good
+    /// one shows in `bench kernels`' header, which GPU-box logs are read from.
+    func testOpenCLGemmVariablesRefuseBadValuesAndShowInTheBench() throws {
+        guard !OpenCLInventory.shared.devices.isEmpty else { throw XCTSkip("no OpenCL device") }
+        for (name, value, part) in [("ARMMT_OPENCL_GEMM_SPLIT", "many", "not a count of compute units"),
+                                    ("ARMMT_OPENCL_GEMM", "64x64x16/4x4/1/0/4", "VW = 4 does not divide PAD = 1")] {
+            let r = try CLIRunner.run(["selftest", "--device", "opencl", "--quick", "--op", "gemm"], environment: [name: value])
+            XCTAssertEqual(r.status, 2, r.err)
+            XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+            XCTAssertTrue(r.err.hasPrefix("armmt-gpu: error: \(name)=\"\(value)\": ") && r.err.contains(part), r.err)
+        }
+        let r = try CLIRunner.run(["bench", "kernels", "--device", "opencl", "--op", "gemm", "--no-large"],
+                                  environment: ["ARMMT_OPENCL_GEMM_SPLIT": "0", "ARMMT_OPENCL_GEMM": "32x32x8/4x4/4/1/4"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("OpenCL GEMM tiling: 32x32x8/4x4/4/1/4 (ARMMT_OPENCL_GEMM sets it)"), r.out)
+        XCTAssertTrue(r.out.contains("OpenCL GEMM split over k: off (ARMMT_OPENCL_GEMM_SPLIT sets it)"), r.out)
+        XCTAssertTrue(r.out.contains("list d×d dW TN m=64 n=64 k=8192"), r.out)
+    }
 }
