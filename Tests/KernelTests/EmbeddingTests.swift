@@ -36,6 +36,40 @@ final class EmbeddingTests: XCTestCase {
         XCTAssertEqual(empty.positions, [])
     }
 
+    /// Rows of 70, 32, 33 and 1 positions: chunks of at most 32 that start where a row starts,
+    /// the long row in three, the row of exactly 32 in one.
+    func testPlanCutsLongRowsIntoChunks() throws {
+        var idx: [Int32] = []
+        for (row, times) in [(0, 70), (1, 32), (2, 33), (3, 1)] { idx += [Int32](repeating: Int32(row), count: times) }
+        idx += [-1, -1]
+        let plan = try EmbeddingGatherPlan(indices: idx, tableRows: 4)
+        XCTAssertEqual(EmbeddingGatherPlan.chunkLength, 32)
+        XCTAssertEqual(plan.offsets, [0, 70, 102, 135, 136])
+        XCTAssertEqual(plan.chunkStarts, [0, 32, 64, 70, 102, 134, 135, 136])
+        XCTAssertEqual(plan.chunkOffsets, [0, 3, 4, 6, 7])
+        XCTAssertEqual(plan.chunkCount, 7)
+        XCTAssertEqual(plan.longestRow, 70)
+        XCTAssertTrue(plan.hasLongRows)
+        XCTAssertLessThanOrEqual(plan.chunkCount, EmbeddingGatherPlan.maximumChunks(count: idx.count, tableRows: 4))
+
+        let short = try EmbeddingGatherPlan(indices: [Int32](repeating: 1, count: 32), tableRows: 2)
+        XCTAssertFalse(short.hasLongRows)
+        let empty = try EmbeddingGatherPlan(indices: [-1], tableRows: 2)
+        XCTAssertEqual(empty.chunkStarts, [0])
+        XCTAssertEqual(empty.chunkOffsets, [0])
+        XCTAssertEqual(empty.chunkCount, 0)
+        XCTAssertFalse(empty.hasLongRows)
+
+        // The bound the model's plan slots allocate by holds for any mix of rows.
+        var rng = SeededRandom(seed: 3)
+        for _ in 0..<200 {
+            let rows = 1 + rng.index(50), count = rng.index(3000)
+            let p = try EmbeddingGatherPlan(indices: EmbeddingChecks.indices(count: count, rows: rows, padding: 0.1, rng: &rng),
+                                            tableRows: rows)
+            XCTAssertLessThanOrEqual(p.chunkCount, EmbeddingGatherPlan.maximumChunks(count: count, tableRows: rows))
+        }
+    }
+
     func testPlanRejectsIndicesOutsideTheTable() {
         MiscTestSupport.assertUsageError("element 1 is 5") { _ = try EmbeddingGatherPlan(indices: [0, 5], tableRows: 5) }
         MiscTestSupport.assertUsageError("element 0 is -2") { _ = try EmbeddingGatherPlan(indices: [-2], tableRows: 5) }

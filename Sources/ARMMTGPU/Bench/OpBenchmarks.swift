@@ -20,6 +20,8 @@ enum OpBenchmarks {
             out += attention(AttentionParameters(batch: s.requests * f, queryLength: s.candidates, keyLength: s.candidates,
                                                  heads: s.heads, headDim: s.width / s.heads), tag: "list \(tag)")
             out += embedding(rows: listRows * f, dim: 16, tableRows: 5000, tag: tag)
+            // A feature of few values (a category, a bucket): each row is named ~1000 times.
+            out += embedding(rows: listRows * f, dim: 16, tableRows: 8, tag: tag)
             out += losses(lists: s.requests * f, k: s.candidates, tag: tag)
             out.append(broadcast(requests: s.requests * f, k: s.candidates, d: s.width, tag: tag))
         }

@@ -87,6 +87,11 @@ public enum EmbeddingChecks {
             backward(rows: 31, dim: 64, count: 129, width: 100, column: 33),
             backward(rows: 65, dim: 15, count: 1000),
             backward(rows: 7, dim: 33, count: 63, padding: 1),
+            // Rows named hundreds of times (a category over a whole batch): the OpenCL backward
+            // sums them in chunks of EmbeddingGatherPlan.chunkLength, then adds the chunks.
+            backward(rows: 2, dim: 5, count: 100, quick: true),
+            backward(rows: 3, dim: 16, count: 2000, width: 40, column: 7),
+            backward(rows: 1, dim: 65, count: 1031, padding: 0.01),
         ]
     }
 }

@@ -6,6 +6,8 @@ final class EmbeddingPlanSlot {
     private let rows: Tensor
     private let offsets: Tensor
     private let positions: Tensor
+    private let chunkStarts: Tensor
+    private let chunkOffsets: Tensor
     let indices: Tensor
 
     /// For up to `count` indices into a table of `tableRows` rows.
@@ -15,6 +17,8 @@ final class EmbeddingPlanSlot {
         rows = try be.makeTensor([distinct], dtype: .int32)
         offsets = try be.makeTensor([distinct + 1], dtype: .int32)
         positions = try be.makeTensor([count], dtype: .int32)
+        chunkStarts = try be.makeTensor([EmbeddingGatherPlan.maximumChunks(count: count, tableRows: tableRows) + 1], dtype: .int32)
+        chunkOffsets = try be.makeTensor([distinct + 1], dtype: .int32)
         indices = try be.makeTensor([count], dtype: .int32)
     }
 
@@ -30,7 +34,10 @@ final class EmbeddingPlanSlot {
             if !v.isEmpty { try be.writeInt32(v, to: t) }
             return t
         }
+        let long = plan.hasLongRows
         return EmbeddingDevicePlan(plan: plan, rows: try view(rows, plan.rows), offsets: try view(offsets, plan.offsets),
-                                   positions: try view(positions, plan.positions))
+                                   positions: try view(positions, plan.positions),
+                                   chunkStarts: long ? try view(chunkStarts, plan.chunkStarts) : nil,
+                                   chunkOffsets: long ? try view(chunkOffsets, plan.chunkOffsets) : nil)
     }
 }

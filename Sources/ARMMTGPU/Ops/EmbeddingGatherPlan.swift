@@ -16,6 +16,17 @@ public struct EmbeddingGatherPlan: Equatable, Sendable {
     /// Positions `i` (into the flattened index array) of every non-padding index, grouped by row,
     /// increasing within a row.
     public let positions: [Int32]
+    /// The rows' position lists cut into chunks of at most `chunkLength`, for the OpenCL
+    /// backward: chunk c covers `positions[chunkStarts[c] ..< chunkStarts[c + 1]]`, and row u's
+    /// chunks are `chunkOffsets[u] ..< chunkOffsets[u + 1]`. A table of few rows named by
+    /// thousands of positions (a category, an age bucket) would otherwise be summed by one
+    /// work-item per feature in one long chain; the chunks are summed in parallel, then added
+    /// in chunk order, so the result stays fixed without atomics.
+    public let chunkStarts: [Int32]
+    public let chunkOffsets: [Int32]
+    /// The most positions any row has.
+    public let longestRow: Int
+    public static let chunkLength = 32
 
     /// Throws `EngineError.usage` naming the first index outside `−1 ..< tableRows`.
     public init(indices: [Int32], tableRows: Int) throws {
@@ -48,21 +59,50 @@ public struct EmbeddingGatherPlan: Equatable, Sendable {
             positions.append(Int32(truncatingIfNeeded: key & 0xFFFF_FFFF))
         }
         offsets.append(Int32(positions.count))
+        var chunkStarts: [Int32] = [], chunkOffsets: [Int32] = []
+        var longest = 0
+        chunkOffsets.reserveCapacity(rows.count + 1)
+        for u in 0..<rows.count {
+            chunkOffsets.append(Int32(chunkStarts.count))
+            longest = max(longest, Int(offsets[u + 1] - offsets[u]))
+            for start in stride(from: offsets[u], to: offsets[u + 1], by: Self.chunkLength) { chunkStarts.append(start) }
+        }
+        chunkOffsets.append(Int32(chunkStarts.count))
+        chunkStarts.append(Int32(positions.count))
         self.tableRows = tableRows
         count = indices.count
         self.rows = rows
         self.offsets = offsets
         self.positions = positions
+        self.chunkStarts = chunkStarts
+        self.chunkOffsets = chunkOffsets
+        longestRow = longest
+    }
+
+    /// Chunks of `chunkStarts` (its last entry is the end of the last chunk).
+    public var chunkCount: Int { chunkStarts.count - 1 }
+
+    /// Whether any row is long enough for the chunked backward.
+    public var hasLongRows: Bool { longestRow > Self.chunkLength }
+
+    /// Most chunks `count` indices into `tableRows` rows can make: each row's last chunk may be
+    /// short, so at most one chunk per distinct row beyond count / chunkLength.
+    public static func maximumChunks(count: Int, tableRows: Int) -> Int {
+        min(count, tableRows) + count / chunkLength
     }
 }
 
-/// An `EmbeddingGatherPlan` uploaded to one backend: the host plan and its three int32 arrays
-/// as tensors of that backend (`rows` `[U]`, `offsets` `[U + 1]`, `positions` `[P]`).
+/// An `EmbeddingGatherPlan` uploaded to one backend: the host plan and its int32 arrays as
+/// tensors of that backend (`rows` `[U]`, `offsets` `[U + 1]`, `positions` `[P]`, and when the
+/// plan `hasLongRows`, `chunkStarts` `[C + 1]` and `chunkOffsets` `[U + 1]`; nil otherwise, since
+/// only the OpenCL backward of long rows reads them and each upload is a write per batch).
 public struct EmbeddingDevicePlan {
     public let plan: EmbeddingGatherPlan
     public let rows: Tensor
     public let offsets: Tensor
     public let positions: Tensor
+    public let chunkStarts: Tensor?
+    public let chunkOffsets: Tensor?
 }
 
 extension Backend {
@@ -72,8 +112,11 @@ extension Backend {
         func upload(_ values: [Int32]) throws -> Tensor {
             values.isEmpty ? try makeTensor([0], dtype: .int32) : try tensor(int32: values, shape: [values.count])
         }
+        let long = plan.hasLongRows
         return EmbeddingDevicePlan(plan: plan, rows: try upload(plan.rows), offsets: try upload(plan.offsets),
-                                   positions: try upload(plan.positions))
+                                   positions: try upload(plan.positions),
+                                   chunkStarts: long ? try upload(plan.chunkStarts) : nil,
+                                   chunkOffsets: long ? try upload(plan.chunkOffsets) : nil)
     }
 }
 
@@ -123,6 +166,14 @@ enum EmbeddingValidation {
         try Check.count(plan.rows, plan.plan.rows.count, "embedding plan rows")
         try Check.count(plan.offsets, plan.plan.rows.count + 1, "embedding plan offsets")
         try Check.count(plan.positions, plan.plan.positions.count, "embedding plan positions")
+        if let t = plan.chunkStarts {
+            try Check.dtype(t, .int32, "embedding plan chunk starts")
+            try Check.count(t, plan.plan.chunkStarts.count, "embedding plan chunk starts")
+        }
+        if let t = plan.chunkOffsets {
+            try Check.dtype(t, .int32, "embedding plan chunk offsets")
+            try Check.count(t, plan.plan.chunkOffsets.count, "embedding plan chunk offsets")
+        }
         return s
     }
 }

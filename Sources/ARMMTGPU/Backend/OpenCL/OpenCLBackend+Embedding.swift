@@ -19,6 +19,21 @@ extension OpenCLBackend: EmbeddingOps {
         let bp = try buffer(plan.positions, "embedding plan positions", dtype: .int32)
         let bd = try buffer(dOutput, "embedding backward dOutput"), bt = try buffer(dTable, "embedding backward dTable")
         let distinct = plan.plan.rows.count
+        if plan.plan.hasLongRows, let starts = plan.chunkStarts, let chunkOffsets = plan.chunkOffsets {
+            let bs = try buffer(starts, "embedding plan chunk starts", dtype: .int32)
+            let bco = try buffer(chunkOffsets, "embedding plan chunk offsets", dtype: .int32)
+            let chunks = plan.plan.chunkCount
+            let partial = try context.makeBuffer(byteCount: chunks * s.dim * 4)
+            let kc = try kernel("embedding_backward_chunks", family: "embedding", source: KernelSources.embedding)
+            try kc.launch([
+                .int(Int32(chunks)), .int(Int32(s.dim)), .buffer(bs), .buffer(bp),
+                .buffer(bd), .int(Int32(s.width)), .int(Int32(column)), .buffer(partial),
+            ], global: [chunks * s.dim], local: [tuning.embeddingWorkGroup])
+            let kr = try kernel("embedding_backward_rows", family: "embedding", source: KernelSources.embedding)
+            try kr.launch([.int(Int32(distinct)), .int(Int32(s.dim)), .buffer(br), .buffer(bco), .buffer(partial), .buffer(bt)],
+                          global: [distinct * s.dim], local: [tuning.embeddingWorkGroup])
+            return
+        }
         let k = try kernel("embedding_backward", family: "embedding", source: KernelSources.embedding)
         try k.launch([
             .int(Int32(distinct)), .int(Int32(s.dim)), .buffer(br), .buffer(bo), .buffer(bp),
