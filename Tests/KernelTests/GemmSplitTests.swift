@@ -106,4 +106,40 @@ final class GemmSplitTests: XCTestCase {
         }
         XCTAssertNotEqual(results[0].map(\.bitPattern), results[1].map(\.bitPattern))
     }
+
+    /// The split's partials live in one scratch buffer of the backend, kept across calls (no
+    /// buffer created per product) and regrown for a larger product; a smaller, a larger and a
+    /// smaller product again each match the reference.
+    func testSplitPartialsAreKeptAndRegrown() throws {
+        guard let info = OpenCLInventory.shared.devices.first else { throw XCTSkip("no OpenCL device") }
+        let tuning = try DeviceTuning.forDevice(info, environment: ["ARMMT_OPENCL_GEMM_SPLIT": "2"])
+        let backend = try OpenCLBackend(deviceIndex: 0, cache: KernelCache(directory: TestBackends.testCacheDirectory), tuning: tuning)
+        let memory = backend.context.memory
+        var rng = SeededRandom(seed: 77)
+        var scratchBytes: [Int] = []
+        for (call, (m, n, k)) in [(8, 8, 600), (40, 50, 1500), (8, 8, 600), (40, 50, 1500)].enumerated() {
+            let p = GemmParameters(m: m, n: n, k: k, transA: true, transB: false, alpha: 1, beta: 0)
+            let split = GemmSplitPlan(p, tiling: tuning.gemm, computeUnits: tuning.gemmSplitUnits)
+            XCTAssertTrue(split.isSplit)
+            let a = rng.floats(k * m), b = rng.floats(k * n)
+            let ta = try backend.tensor(a, shape: [k * m]), tb = try backend.tensor(b, shape: [k * n])
+            let tc = try backend.tensor([Float](repeating: .nan, count: m * n), shape: [m * n])
+            let buffersBefore = memory.liveBuffers
+            try backend.gemm(p, a: ta, b: tb, c: tc, bias: nil)
+            scratchBytes.append(try backend.scratch("gemm split partials", byteCount: 0).byteCount)
+            // The first product creates the one scratch buffer; the others create none that stays
+            // (the larger one replaces it).
+            XCTAssertEqual(memory.liveBuffers, buffersBefore + (call == 0 ? 1 : 0), "\(m)×\(n)×\(k)")
+            var expected = [Double](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { for l in 0..<k { expected[i * n + j] += Double(a[l * m + i]) * Double(b[l * n + j]) } } }
+            let cmp = Comparison.compare("C", actual: try backend.read(tc), expected: expected, tolerance: Tolerance(reductionLength: k))
+            XCTAssertTrue(cmp.passed, "\(m)×\(n)×\(k): worst error \(cmp.worstRatio)× the tolerance")
+        }
+        // Grown once for the larger product, then kept.
+        XCTAssertEqual(scratchBytes[0], 4 * 8 * 8 * GemmSplitPlan(GemmParameters(m: 8, n: 8, k: 600, transA: true, transB: false),
+                                                                    tiling: tuning.gemm, computeUnits: 2).slices)
+        XCTAssertGreaterThan(scratchBytes[1], scratchBytes[0])
+        XCTAssertEqual(scratchBytes[2], scratchBytes[1])
+        XCTAssertEqual(scratchBytes[3], scratchBytes[1])
+    }
 }

@@ -87,7 +87,7 @@ extension OpenCLBackend: CAFUOps {
         // Weight gradients: fixed item blocks → partial products → sums in block order.
         let itemsPerBlock = max(64, (n + 63) / 64)
         let blocks = (n + itemsPerBlock - 1) / itemsPerBlock
-        let partial = try context.makeBuffer(byteCount: blocks * max(g * (h + 1), h * (k + 1)) * 4)
+        let partial = try scratch("cafu weight partials", byteCount: blocks * max(g * (h + 1), h * (k + 1)) * 4)
         let kp = try cafuKernel("cafu_weight_partial"), kf = try cafuKernel("cafu_weight_finalize")
         let products: [(a: OpenCLBuffer, i: Int, j1: Int, j2: Int, relu: Bool, b1: OpenCLBuffer, b2: OpenCLBuffer,
                         dW: OpenCLBuffer, db: OpenCLBuffer)] = [

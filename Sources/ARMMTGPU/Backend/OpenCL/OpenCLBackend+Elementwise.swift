@@ -29,7 +29,7 @@ extension OpenCLBackend: ElementwiseOps {
             return
         }
         let plan = ColumnReducePlan(rows: p.rows, tuning: tuning)
-        let partial = bdb == nil ? nil : try context.makeBuffer(byteCount: plan.blocks * p.cols * 4)
+        let partial = bdb == nil ? nil : try scratch("bias gradient partials", byteCount: plan.blocks * p.cols * 4)
         let local = ColumnReducePlan.local(tuning)
         try elementwiseKernel("elementwise_bias_act_backward").launch(
             [.int(Int32(p.rows)), .int(Int32(p.cols)), .int(Int32(plan.rowsPerBlock)),

@@ -23,7 +23,7 @@ extension OpenCLBackend: EmbeddingOps {
             let bs = try buffer(starts, "embedding plan chunk starts", dtype: .int32)
             let bco = try buffer(chunkOffsets, "embedding plan chunk offsets", dtype: .int32)
             let chunks = plan.plan.chunkCount
-            let partial = try context.makeBuffer(byteCount: chunks * s.dim * 4)
+            let partial = try scratch("embedding chunk partials", byteCount: chunks * s.dim * 4)
             let kc = try kernel("embedding_backward_chunks", family: "embedding", source: KernelSources.embedding)
             try kc.launch([
                 .int(Int32(chunks)), .int(Int32(s.dim)), .buffer(bs), .buffer(bp),

@@ -23,7 +23,7 @@ extension OpenCLBackend {
             ], global: [groupsN * local[0], groupsM * local[1], p.batchCount], local: local)
             return
         }
-        let partials = try context.makeBuffer(byteCount: split.slices * p.m * p.n * 4)
+        let partials = try scratch("gemm split partials", byteCount: split.slices * p.m * p.n * 4)
         let ks = try kernel("gemm_split_" + transposes, family: "gemm", source: KernelSources.gemm)
         try ks.launch([
             .int(Int32(p.m)), .int(Int32(p.n)), .int(Int32(p.k)), .int(Int32(split.sliceLength)),

@@ -40,8 +40,8 @@ extension OpenCLBackend: LayerNormOps {
         }
         // Parameter gradients first: they read dy, which dx may overwrite.
         let plan = ColumnReducePlan(rows: p.rows, tuning: tuning)
-        let partialG = try context.makeBuffer(byteCount: plan.blocks * d * 4)
-        let partialB = try context.makeBuffer(byteCount: plan.blocks * d * 4)
+        let partialG = try scratch("layernorm dgamma partials", byteCount: plan.blocks * d * 4)
+        let partialB = try scratch("layernorm dbeta partials", byteCount: plan.blocks * d * 4)
         let local = ColumnReducePlan.local(tuning)
         let kp = try kernel("layernorm_backward_params_partial", family: "layernorm", source: KernelSources.layernorm)
         try kp.launch([.int(Int32(p.rows)), .int(Int32(d)), .int(Int32(plan.rowsPerBlock)),

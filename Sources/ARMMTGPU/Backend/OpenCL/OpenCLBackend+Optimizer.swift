@@ -9,8 +9,8 @@ extension OpenCLBackend: OptimizerOps {
         // The grid of each tensor depends only on its size, which fixes the summation order.
         let groups = tensors.map { min(tuning.gradientNormGroups, ($0.count + wg - 1) / wg) }
         let slots = groups.reduce(0, +)
-        // Scratch for the partial sums; OpenCL keeps it alive until the kernels using it finish.
-        let partials = try context.makeBuffer(byteCount: slots * MemoryLayout<Float>.size)
+        // One slot per (tensor, group), summed by the final kernel in slot order.
+        let partials = try scratch("gradient norm partials", byteCount: slots * MemoryLayout<Float>.size)
         let partial = try kernel("optim_sumsq_partial", family: "optimizer", source: KernelSources.optimizer)
         var slot = 0
         for (i, t) in tensors.enumerated() where groups[i] > 0 {

@@ -15,6 +15,7 @@ public final class OpenCLBackend: Backend {
 
     private var programs: [String: OpenCLProgram] = [:]
     private var kernels: [String: OpenCLKernel] = [:]
+    private var scratchBuffers: [String: OpenCLBuffer] = [:]
 
     public init(deviceIndex: Int, cache: KernelCache? = KernelCache(directory: KernelCache.defaultDirectory()),
                 tuning: DeviceTuning? = nil, inventory: OpenCLInventory = .shared) throws {
@@ -47,6 +48,19 @@ public final class OpenCLBackend: Backend {
         let k = try program(family, source: source).kernel(name)
         kernels[name] = k
         return k
+    }
+
+    /// Device scratch of at least `byteCount` bytes for one role of a multi-pass op (its
+    /// partial sums), kept across calls and regrown when too small. Otherwise a training step
+    /// would create and release dozens of buffers, each released while its kernels are still
+    /// queued, which a driver may answer by waiting for them. Reuse is safe on the in-order
+    /// queue: the next op's kernels start after the last op's are done with the buffer. Each
+    /// role belongs to one op, which never calls another op between the passes that share it.
+    func scratch(_ role: String, byteCount: Int) throws -> OpenCLBuffer {
+        if let b = scratchBuffers[role], b.byteCount >= byteCount { return b }
+        let b = try context.makeBuffer(byteCount: byteCount)
+        scratchBuffers[role] = b
+        return b
     }
 
     /// The buffer of a float32 tensor on this device (`dtype` for other element types).
