@@ -34,8 +34,8 @@ struct BenchKernelsCommand: ParsableCommand {
         }
         let peaks = try DeviceProbes.measure(backend)
         // The tiling decides the GEMM rows on OpenCL; a sweep's logs must say which one ran.
-        let gemmTiling = (backend as? OpenCLBackend)?.tuning.gemm.description
-        let gemmSplitUnits = (backend as? OpenCLBackend)?.tuning.gemmSplitUnits
+        let openCLTuning = (backend as? OpenCLBackend)?.tuning
+        let gemmTiling = openCLTuning?.gemm.description, gemmSplitUnits = openCLTuning?.gemmSplitUnits
         if !json {
             print("device: \(backend.name)")
             if let gemmTiling { print("OpenCL GEMM tiling: \(gemmTiling) (\(GemmTiling.environmentVariable) sets it)") }

@@ -39,7 +39,7 @@ public struct DeviceTuning: Sendable {
         if !info.isGPU {
             // CPU OpenCL (PoCL) vectorises across work-items, and local memory is ordinary cache,
             // so padding buys nothing there. 8 x 8 outputs per work-item ran PoCL's GEMM rows
-            // 2–5x faster than 2 x 2 in 32 x 32 tiles, and its training step 1.4–1.8x (BENCHMARKS.md).
+            // 1.8–6.2x faster than 2 x 2 in 32 x 32 tiles, and its training 1.89x (BENCHMARKS.md).
             t.gemm = GemmTiling(tileM: 64, tileN: 64, tileK: 16, workM: 8, workN: 8, pad: 0)
         }
         return t

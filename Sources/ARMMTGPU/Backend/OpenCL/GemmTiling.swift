@@ -5,9 +5,10 @@ import Foundation
 /// work-item computes `workM × workN` outputs; each row of the two local tiles is padded by
 /// `pad` floats; with `doubleBuffer` each work-item loads the next step's share of the tiles
 /// into registers while it computes this one; `vectorWidth` floats make one local read in the
-/// products (a work-item's outputs come in runs of that many rows and columns). Any tiling that passes `validate` computes the
-/// same products (the equivalence tests run several); which one is fastest depends on the
-/// device, so `ARMMT_OPENCL_GEMM` sets it at run time, on a GPU box without a toolchain.
+/// products (a work-item's outputs come in runs of that many rows and columns). Any tiling that
+/// passes `validate` computes the same products (the equivalence tests run several); which one
+/// is fastest depends on the device, so `ARMMT_OPENCL_GEMM` sets it at run time, on a GPU box
+/// without a toolchain.
 public struct GemmTiling: Equatable, Sendable, CustomStringConvertible {
     public var tileM: Int
     public var tileN: Int

@@ -19,7 +19,8 @@ extension OpenCLBackend: EmbeddingOps {
         let bp = try buffer(plan.positions, "embedding plan positions", dtype: .int32)
         let bd = try buffer(dOutput, "embedding backward dOutput"), bt = try buffer(dTable, "embedding backward dTable")
         let distinct = plan.plan.rows.count
-        if plan.plan.hasLongRows, let starts = plan.chunkStarts, let chunkOffsets = plan.chunkOffsets {
+        // Uploads carry the chunk arrays exactly when the plan has long rows.
+        if let starts = plan.chunkStarts, let chunkOffsets = plan.chunkOffsets {
             let bs = try buffer(starts, "embedding plan chunk starts", dtype: .int32)
             let bco = try buffer(chunkOffsets, "embedding plan chunk offsets", dtype: .int32)
             let chunks = plan.plan.chunkCount
