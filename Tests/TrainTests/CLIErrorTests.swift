@@ -189,11 +189,12 @@ final class CLIErrorTests: XCTestCase {
         for n in f.names { XCTAssertTrue(try f.floats(n).allSatisfy(\.isFinite), n) }
     }
 
-    /// The OpenCL GEMM's two variables: a bad value is a usage error naming the variable; a good
-    /// one shows in `bench kernels`' header, which GPU-box logs are read from.
-    func testOpenCLGemmVariablesRefuseBadValuesAndShowInTheBench() throws {
+    /// The OpenCL tuning variables: a bad value is a usage error naming the variable; the GEMM's
+    /// good ones show in `bench kernels`' header, which GPU-box logs are read from.
+    func testOpenCLVariablesRefuseBadValuesAndShowInTheBench() throws {
         guard !OpenCLInventory.shared.devices.isEmpty else { throw XCTSkip("no OpenCL device") }
         for (name, value, part) in [("ARMMT_OPENCL_GEMM_SPLIT", "many", "not a count of compute units"),
+                                    ("ARMMT_OPENCL_ITEM_VECTORS_MIB", "half", "not a size in MiB"),
                                     ("ARMMT_OPENCL_GEMM", "64x64x16/4x4/1/0/4", "VW = 4 does not divide PAD = 1")] {
             let r = try CLIRunner.run(["selftest", "--device", "opencl", "--quick", "--op", "gemm"], environment: [name: value])
             XCTAssertEqual(r.status, 2, r.err)

@@ -15,6 +15,13 @@ final class TinyModelData {
 
     private init() throws {
         directory = try DataTestSupport.temporaryDirectory("model")
+        try SynthGenerator.generate(Self.synthConfig(seed: 11), into: directory)
+        dataset = try Dataset(directory: directory)
+        train = try dataset.split("train")
+    }
+
+    /// The tiny data set's shape; another seed gives the same schema with other contents.
+    static func synthConfig(seed: UInt64) -> SynthConfig {
         var c = SynthConfig()
         c.trainRequests = 24
         c.validRequests = 4
@@ -26,10 +33,8 @@ final class TinyModelData {
         c.textDim = 6
         c.imageDim = 5
         c.queryDim = 4
-        c.seed = 11
-        try SynthGenerator.generate(c, into: directory)
-        dataset = try Dataset(directory: directory)
-        train = try dataset.split("train")
+        c.seed = seed
+        return c
     }
 
     var schema: DatasetSchema { dataset.schema }

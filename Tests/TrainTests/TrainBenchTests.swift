@@ -40,6 +40,34 @@ final class TrainBenchTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(try r.json().utf8)) as? [String: Any]
         XCTAssertEqual(try XCTUnwrap(object?["requests_per_s"] as? Double), r.requestsPerS, accuracy: 1e-9 * r.requestsPerS)
         XCTAssertNotNil(object?["median_forward_backward_ms"])
+        XCTAssertNil(r.hostWritesPerStep, "the CPU backend writes nothing to a device")
+        XCTAssertFalse(r.lines.contains { $0.hasPrefix("host-to-device") }, "\(r.lines)")
+    }
+
+    /// On OpenCL the report counts the host's writes per step; keeping the item vectors on the
+    /// device (40 items × (6 + 5) floats) leaves fewer bytes to write than gathering them on the host.
+    func testOpenCLBenchCountsHostWrites() throws {
+        guard let info = OpenCLInventory.shared.devices.first else { throw XCTSkip("no OpenCL device") }
+        var results: [TrainBenchResult] = []
+        for budget in [1 << 20, 0] {
+            var t = try DeviceTuning.forDevice(info, environment: [:])
+            t.itemVectorBudgetBytes = budget
+            results.append(try TrainBenchmark.run(tinyConfig(), backend: try OpenCLBackend(deviceIndex: 0, tuning: t)))
+        }
+        let (kept, host) = (results[0], results[1])
+        XCTAssertEqual(kept.itemVectorsOnDevice, 40 * 11 * 4)
+        XCTAssertNil(host.itemVectorsOnDevice)
+        let keptBytes = try XCTUnwrap(kept.hostWriteBytesPerStep), hostBytes = try XCTUnwrap(host.hostWriteBytesPerStep)
+        XCTAssertTrue(keptBytes > 0 && keptBytes < hostBytes, "\(keptBytes) bytes kept, \(hostBytes) on the host")
+        XCTAssertGreaterThan(try XCTUnwrap(kept.hostWritesPerStep), 0)
+        XCTAssertEqual(kept.finalLoss, host.finalLoss)
+        XCTAssertTrue(kept.lines.contains { $0.hasPrefix("host-to-device per step (median): ") && $0.hasSuffix("kept on the device (1.7 KiB)") },
+                      "\(kept.lines)")
+        XCTAssertTrue(host.lines.contains { $0.hasSuffix("item vectors gathered on the host") }, "\(host.lines)")
+        XCTAssertEqual(kept.lines.last?.hasPrefix("requests_per_s="), true)
+        let object = try JSONSerialization.jsonObject(with: Data(try kept.json().utf8)) as? [String: Any]
+        XCTAssertEqual(object?["item_vectors_on_device_bytes"] as? Int, 1760)
+        XCTAssertEqual(object?["host_write_bytes_per_step"] as? Int, keptBytes)
     }
 
     func testBadSizesAreRefused() throws {

@@ -21,12 +21,18 @@ public protocol Backend: AnyObject, GemmOps, CopyOps, EmbeddingOps, LossOps, Opt
     /// A tensor with unspecified contents.
     func makeTensor(_ shape: [Int], dtype: DType) throws -> Tensor
     func write(_ values: [Float], to tensor: Tensor) throws
+    /// Writes `values` into elements `elementOffset ..< elementOffset + values.count` of a
+    /// float32 tensor (large tensors are filled in blocks, without a host copy of the whole).
+    func write(_ values: [Float], to tensor: Tensor, elementOffset: Int) throws
     func read(_ tensor: Tensor) throws -> [Float]
     func writeInt32(_ values: [Int32], to tensor: Tensor) throws
     func readInt32(_ tensor: Tensor) throws -> [Int32]
     func fill(_ tensor: Tensor, with value: Float) throws
     /// Waits for every enqueued op.
     func synchronize() throws
+    /// Bytes of item-table vectors a model may keep in this backend's memory to gather batches
+    /// there (`DeviceItemVectors`); 0 when gathering on the host is as good.
+    var itemVectorBudgetBytes: Int { get }
 }
 
 extension Backend {
@@ -65,6 +71,13 @@ public enum Check {
     public static func shape(_ t: Tensor, _ expected: [Int], _ role: String) throws {
         guard t.shape == expected else {
             throw EngineError.usage("\(role): expected shape \(expected.shapeDescription), got \(t.shape.shapeDescription)")
+        }
+    }
+
+    /// Elements `offset ..< offset + count` lie within `t`.
+    public static func range(_ offset: Int, _ count: Int, in t: Tensor, _ role: String) throws {
+        guard offset >= 0, count >= 0, offset + count <= t.count else {
+            throw EngineError.usage("\(role): elements \(offset)..<\(offset + count) outside a tensor of \(t.count) (shape \(t.shape.shapeDescription))")
         }
     }
 

@@ -53,6 +53,13 @@ public struct TrainBenchResult: Codable, Sendable {
     public var medianForwardBackwardMs: Double
     /// Gradient norm (read back), clipping and AdamW over every parameter, synchronized.
     public var medianOptimizerMs: Double
+    /// Host-to-device writes per step and their bytes (medians; nil on the CPU backend, whose
+    /// tensors are host memory). Each write waits for the device's queue.
+    public var hostWritesPerStep: Int?
+    public var hostWriteBytesPerStep: Int?
+    /// Bytes of the item table's vectors kept in device memory (`DeviceItemVectors`); nil when
+    /// batches gather them on the host.
+    public var itemVectorsOnDevice: Int?
     /// Loss of the last timed step.
     public var finalLoss: Float
     /// `batch / medianStepMs`.
@@ -63,6 +70,8 @@ public struct TrainBenchResult: Codable, Sendable {
         case kMax = "k_max", lMax = "l_max", textDim = "text", imageDim = "image"
         case medianStepMs = "median_step_ms", minStepMs = "min_step_ms", medianBatchMs = "median_batch_ms"
         case medianForwardBackwardMs = "median_forward_backward_ms", medianOptimizerMs = "median_optimizer_ms"
+        case hostWritesPerStep = "host_writes_per_step", hostWriteBytesPerStep = "host_write_bytes_per_step"
+        case itemVectorsOnDevice = "item_vectors_on_device_bytes"
         case finalLoss = "final_loss", requestsPerS = "requests_per_s"
     }
 
@@ -75,8 +84,15 @@ public struct TrainBenchResult: Codable, Sendable {
                    medianStepMs, minStepMs, steps, warmup, finalLoss),
             String(format: "parts (medians): batch %.2f ms, forward+backward %.2f ms, optimizer %.2f ms",
                    medianBatchMs, medianForwardBackwardMs, medianOptimizerMs),
+        ] + transferLines + [
             String(format: "requests_per_s=%.1f", requestsPerS),
         ]
+    }
+
+    private var transferLines: [String] {
+        guard let writes = hostWritesPerStep, let bytes = hostWriteBytesPerStep else { return [] }
+        let vectors = itemVectorsOnDevice.map { "kept on the device (\(formatBytes(UInt64($0))))" } ?? "gathered on the host"
+        return ["host-to-device per step (median): \(writes) writes, \(formatBytes(UInt64(bytes))); item vectors \(vectors)"]
     }
 
     /// One JSON object (keys sorted, snake case).
@@ -119,6 +135,8 @@ public enum TrainBenchmark {
         var batch = split.emptyBatch()
         var stepTimes: [Double] = [], batchTimes: [Double] = [], gradientTimes: [Double] = [], optimizerTimes: [Double] = []
         var lastLoss: Float = .nan
+        let account = (backend as? OpenCLBackend)?.context.memory
+        var writeCounts: [Double] = [], writeBytes: [Double] = []
         func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b - a) * 1e-6 }
         try backend.synchronize()
@@ -129,6 +147,7 @@ public enum TrainBenchmark {
             }
             let requests = Array(order[next..<(next + c.batchSize)])
             next += c.batchSize
+            let written = account?.hostWrites
             let t0 = now()
             try split.fill(&batch, requests: requests)
             let t1 = now()
@@ -146,6 +165,11 @@ public enum TrainBenchmark {
                 batchTimes.append(ms(t0, t1))
                 gradientTimes.append(ms(t1, t2))
                 optimizerTimes.append(ms(t2, t3))
+                if let account, let written {
+                    let after = account.hostWrites
+                    writeCounts.append(Double(after.count - written.count))
+                    writeBytes.append(Double(after.bytes - written.bytes))
+                }
                 lastLoss = loss.total
             }
             progress?(String(format: "step %d/%d%@: %.1f ms, loss %.4f", step + 1, total, step < c.warmup ? " (warm-up)" : "",
@@ -161,7 +185,10 @@ public enum TrainBenchmark {
                                 textDim: s.textDim, imageDim: s.imageDim, items: items.count, parameters: model.parameterCount,
                                 warmup: c.warmup, steps: c.steps, medianStepMs: step, minStepMs: stepTimes.min()!,
                                 medianBatchMs: median(batchTimes), medianForwardBackwardMs: median(gradientTimes),
-                                medianOptimizerMs: median(optimizerTimes), finalLoss: lastLoss,
+                                medianOptimizerMs: median(optimizerTimes),
+                                hostWritesPerStep: writeCounts.isEmpty ? nil : Int(median(writeCounts)),
+                                hostWriteBytesPerStep: writeBytes.isEmpty ? nil : Int(median(writeBytes)),
+                                itemVectorsOnDevice: model.residentItemVectorBytes, finalLoss: lastLoss,
                                 requestsPerS: Double(c.batchSize) / (step * 1e-3))
     }
 }

@@ -5,7 +5,8 @@ import Foundation
 /// Every parameter, activation, gradient and per-batch input tensor is allocated once, in
 /// `init`, for the maximum batch size, and reused by every step: device memory stays flat.
 /// A step uploads the batch's inputs (one write per input tensor, plus the embedding gather
-/// plans) and reads back only the losses (or, for `predict`, the logits and CAFU weights).
+/// plans; the item vectors come from a device copy of the item table when it fits, see
+/// `ModelInputs`) and reads back only the losses (or, for `predict`, the logits and CAFU weights).
 /// Every layer runs over all rows of the batch at once (one GEMM per Linear layer).
 public final class ARMMTModel: TrainableModel {
     public let backend: Backend
@@ -15,6 +16,9 @@ public final class ARMMTModel: TrainableModel {
     /// CAFUs, joint, MPSA blocks, heads). Names are the checkpoint names.
     public let parameters: [Parameter]
     public var targetCount: Int { shape.targets }
+    /// Bytes of the item table's vectors kept in the backend's memory since the last batch
+    /// (`DeviceItemVectors`); nil when that batch's vectors were gathered on the host.
+    public var residentItemVectorBytes: Int? { inputs.residentVectors?.byteCount }
 
     let inputs: ModelInputs
     /// `[R]` ones: bias gradients and per-slot embedding sums are GEMMs against it.

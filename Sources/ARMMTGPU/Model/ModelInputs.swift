@@ -5,7 +5,10 @@
 /// The modality projections run once per distinct item: the candidates and behaviours of a
 /// batch share the item table, repeat items and hold padding, so the batch's valid item ids are
 /// deduplicated here (in order of first appearance, candidates before behaviours) and only
-/// their vectors are uploaded; a gather plan spreads the projected rows back to the slots.
+/// their vectors are projected; a gather plan spreads the projected rows back to the slots.
+/// Their vectors are gathered on the device from a copy of the item table when it fits the
+/// backend's budget (`DeviceItemVectors`: then only their ids are written), on the host
+/// otherwise.
 ///
 /// A batch smaller than the maximum is padded with empty requests (no candidate, no
 /// behaviour, zero labels): every op masks them, so they add nothing to losses or gradients,
@@ -22,6 +25,10 @@ final class ModelInputs {
     private var slotRows: [Int32]
     /// Item id → row in `uniqueIDs` while a batch is deduplicated; −1 otherwise (kept so).
     private var itemRow: [Int32] = []
+    /// The item table's vectors in the backend's memory when they fit its budget; then `x` is
+    /// gathered there from `uniqueIDTensor`.
+    private(set) var residentVectors: DeviceItemVectors?
+    private var uniqueIDTensor: Tensor?
     private var presenceText: [Float]
     private var presenceImage: [Float]
     private var hostItemMask: [Float]
@@ -146,6 +153,15 @@ final class ModelInputs {
         try loadMasks(be, batch)
         try loadItemFeatures(be, batch, items)
         try loadContext(be, batch)
+        try gatherKeptVectors(be)
+    }
+
+    /// The batch's item vectors from the device copy, enqueued after every write of `load`:
+    /// a write waits for the queue, and need not wait for these.
+    private func gatherKeptVectors(_ be: Backend) throws {
+        guard let kept = residentVectors else { return }
+        let ids = uniqueIDTensor!.view([uniqueRows])
+        for mod in s.modalities { try be.embeddingGather(table: kept.tables[mod]!, indices: ids, output: x[mod]!) }
     }
 
     private func loadModalities(_ be: Backend, _ items: ItemTable) throws {
@@ -167,10 +183,15 @@ final class ModelInputs {
         guard !s.modalities.isEmpty, let projectionSlot else { return }
         uniqueRows = max(u, 1)
         projectionPlan = try projectionSlot.upload(be, indices: slotRows, tableRows: uniqueRows)
+        for mod in s.modalities { x[mod] = xStorage[mod]!.view([uniqueRows, s.dim(mod)]) }
+        if try keepVectors(be, items) != nil {
+            // A batch without items gathers one zero row (index −1) that no slot names.
+            try be.writeInt32(u == 0 ? [-1] : Array(uniqueIDs[0..<u]), to: uniqueIDTensor!.view([uniqueRows]))
+            return
+        }
         for mod in s.modalities {
             let width = s.dim(mod)
-            let view = xStorage[mod]!.view([uniqueRows, width])
-            x[mod] = view
+            let view = x[mod]!
             func gather(into out: UnsafeMutablePointer<Float>) {
                 if u == 0 { out.update(repeating: 0, count: width); return }
                 uniqueIDs.withUnsafeBufferPointer { all in
@@ -188,6 +209,17 @@ final class ModelInputs {
                 }, to: view)
             }
         }
+    }
+
+    /// The device copy of `items`' vectors, made on the first batch of a table when it fits the
+    /// backend's budget; nil: gather on the host. A copy of another table is released first.
+    private func keepVectors(_ be: Backend, _ items: ItemTable) throws -> DeviceItemVectors? {
+        if let r = residentVectors, r.items === items { return r }
+        residentVectors = nil
+        guard DeviceItemVectors.fits(items, s.modalities, on: be) else { return nil }
+        if uniqueIDTensor == nil { uniqueIDTensor = try be.makeTensor([s.projectedRows], dtype: .int32) }
+        residentVectors = try DeviceItemVectors(be, items: items, modalities: s.modalities)
+        return residentVectors
     }
 
     /// Fills `uniqueIDs` and `slotRows` from the candidates (and behaviours when personalized);

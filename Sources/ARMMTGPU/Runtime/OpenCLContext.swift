@@ -105,6 +105,7 @@ public final class OpenCLBuffer {
         try clCheck(clEnqueueWriteBuffer(context.queue, mem, cl_bool(CL_TRUE), offset, source.count,
                                          source.baseAddress, 0, nil, nil),
                     "copying \(formatBytes(UInt64(source.count))) to \(context.info.name)")
+        account.wrote(bytes: source.count)
     }
 
     /// Copies device bytes out. Blocking: it also waits for every kernel enqueued before it.
@@ -139,15 +140,25 @@ public final class OpenCLBuffer {
 }
 
 /// Device memory held by one context's live `OpenCLBuffer`s, in bytes as asked for (the
-/// driver may round up). Flat from one training step to the next when nothing leaks.
+/// driver may round up), flat from one training step to the next when nothing leaks; and the
+/// host's writes into them.
 public final class OpenCLMemoryAccount: @unchecked Sendable {
     private let lock = NSLock()
-    private var bytes = 0, buffers = 0, peak = 0
+    private var bytes = 0, buffers = 0, peak = 0, writes = 0, written = 0
 
     public var liveBytes: Int { lock.withLock { bytes } }
     public var liveBuffers: Int { lock.withLock { buffers } }
     /// The largest `liveBytes` so far.
     public var peakBytes: Int { lock.withLock { peak } }
+    /// Host-to-device writes so far, and their bytes: each one waits for the queue.
+    public var hostWrites: (count: Int, bytes: Int) { lock.withLock { (writes, written) } }
+
+    func wrote(bytes count: Int) {
+        lock.withLock {
+            writes += 1
+            written += count
+        }
+    }
 
     func add(bytes delta: Int, buffers count: Int) {
         lock.withLock {

@@ -48,6 +48,12 @@ public final class CPUBackend: Backend {
         values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
     }
 
+    public func write(_ values: [Float], to tensor: Tensor, elementOffset: Int) throws {
+        let p = try host(tensor, "write")
+        try Check.range(elementOffset, values.count, in: tensor, "write")
+        values.withUnsafeBufferPointer { (p + elementOffset).update(from: $0.baseAddress!, count: values.count) }
+    }
+
     public func read(_ tensor: Tensor) throws -> [Float] {
         let p = try host(tensor, "read")
         return Array(UnsafeBufferPointer(start: p, count: tensor.count))
@@ -72,4 +78,7 @@ public final class CPUBackend: Backend {
     }
 
     public func synchronize() throws {}
+
+    /// The CPU backend's tensors are host memory: the host gather writes straight into them.
+    public var itemVectorBudgetBytes: Int { 0 }
 }

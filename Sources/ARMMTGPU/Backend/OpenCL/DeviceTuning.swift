@@ -29,6 +29,11 @@ public struct DeviceTuning: Sendable {
     public var cafuChunk = 32                  // CAFU_KC: input columns of W1 staged per step
     public var cafuMaxAccumulators = 8         // CAFU_ACC: hidden outputs per work-item (bounds tile·hidden)
     public var softmaxGroupSize = 128          // SMAX_WG: masked row softmax work-group (a power of two)
+    /// Bytes of item-table vectors (text and image, as float32) the model may keep in device
+    /// memory, so a batch gathers its items there instead of on the host (`DeviceItemVectors`).
+    /// `forDevice` sets a quarter of a GPU's global memory and 0 on a CPU device;
+    /// `ARMMT_OPENCL_ITEM_VECTORS_MIB` overrides it (0 always gathers on the host).
+    public var itemVectorBudgetBytes = 0
 
     /// The defaults for a device. On a GPU the local tiles are padded by one float per row
     /// (an untransposed operand's loader otherwise stores a whole wavefront's values into one
@@ -36,6 +41,10 @@ public struct DeviceTuning: Sendable {
     public static func forDevice(_ info: OpenCLDeviceInfo) -> DeviceTuning {
         var t = DeviceTuning()
         t.gemmSplitUnits = info.computeUnits
+        // A quarter leaves the rest to the model, its activations and the driver. A CPU device's
+        // memory is the host's, where the host's gather and one write were faster than the
+        // device's gather on PoCL (BENCHMARKS.md, "Item vectors on the device").
+        t.itemVectorBudgetBytes = info.isGPU ? Int(clamping: info.globalMemoryBytes / 4) : 0
         if !info.isGPU {
             // CPU OpenCL (PoCL) vectorises across work-items, and local memory is ordinary cache,
             // so padding buys nothing there. 8 x 8 outputs per work-item ran PoCL's GEMM rows
@@ -46,12 +55,21 @@ public struct DeviceTuning: Sendable {
     }
 
     public static let gemmSplitVariable = "ARMMT_OPENCL_GEMM_SPLIT"
+    public static let itemVectorsVariable = "ARMMT_OPENCL_ITEM_VECTORS_MIB"
 
-    /// `forDevice`, then `ARMMT_OPENCL_GEMM` and `ARMMT_OPENCL_GEMM_SPLIT` from `environment`
-    /// when set and not empty. A GEMM tiling this device cannot run, the default's or the
-    /// variable's, or a split that is not a count, is a usage error naming where it came from.
+    /// `forDevice`, then `ARMMT_OPENCL_GEMM`, `ARMMT_OPENCL_GEMM_SPLIT` and
+    /// `ARMMT_OPENCL_ITEM_VECTORS_MIB` from `environment` when set and not empty. A GEMM tiling
+    /// this device cannot run, the default's or the variable's, or a split or budget that is not
+    /// a count, is a usage error naming where it came from.
     public static func forDevice(_ info: OpenCLDeviceInfo, environment: [String: String]) throws -> DeviceTuning {
         var t = forDevice(info)
+        if let text = environment[itemVectorsVariable], !text.isEmpty {
+            guard let mib = Int(text.trimmingCharacters(in: .whitespaces)), (0...(1 << 30)).contains(mib) else {
+                throw EngineError.usage("\(itemVectorsVariable)=\"\(text)\": not a size in MiB from 0 to 1073741824 "
+                                        + "(0 gathers item vectors on the host)")
+            }
+            t.itemVectorBudgetBytes = mib << 20
+        }
         if let text = environment[gemmSplitVariable], !text.isEmpty {
             guard let units = Int(text.trimmingCharacters(in: .whitespaces)), (0...65536).contains(units) else {
                 throw EngineError.usage("\(gemmSplitVariable)=\"\(text)\": not a count of compute units from 0 to 65536 "

@@ -88,6 +88,12 @@ public final class OpenCLBackend: Backend {
         try values.withUnsafeBytes { try b.write(from: $0) }
     }
 
+    public func write(_ values: [Float], to tensor: Tensor, elementOffset: Int) throws {
+        let b = try buffer(tensor, "write")
+        try Check.range(elementOffset, values.count, in: tensor, "write")
+        try values.withUnsafeBytes { try b.write(from: $0, offset: elementOffset * MemoryLayout<Float>.size) }
+    }
+
     public func read(_ tensor: Tensor) throws -> [Float] {
         let b = try buffer(tensor, "read")
         var out = [Float](repeating: 0, count: tensor.count)
@@ -118,4 +124,6 @@ public final class OpenCLBackend: Backend {
     }
 
     public func synchronize() throws { try context.finish() }
+
+    public var itemVectorBudgetBytes: Int { tuning.itemVectorBudgetBytes }
 }
