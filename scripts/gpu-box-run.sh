@@ -12,7 +12,8 @@
 #   kernels   armmt-gpu bench kernels --device opencl (and its GEMM rows again with the split over
 #             k turned off, ARMMT_OPENCL_GEMM_SPLIT=0), PyTorch's kernels on CUDA (TF32 off, on)
 #   train     armmt-gpu bench train --device opencl (and again with the item vectors gathered on
-#             the host, ARMMT_OPENCL_ITEM_VECTORS_MIB=0), PyTorch's training step on CUDA (TF32 off, on)
+#             the host, ARMMT_OPENCL_ITEM_VECTORS_MIB=0, and with blocking writes,
+#             ARMMT_OPENCL_STAGED_WRITES=0), PyTorch's training step on CUDA (TF32 off, on)
 #   quality   a 4-epoch ARMMT training run on the default synthetic data set, then eval
 # Usage: scripts/gpu-box-run.sh BUNDLE_DIR OUT_DIR [PHASE...]   (tune runs only when named)
 set -uo pipefail
@@ -89,6 +90,7 @@ for phase in $phases; do
       for i in 1 2 3; do
         run train 120 "$bin" bench train --device opencl --steps 20
         run train 120 env ARMMT_OPENCL_ITEM_VECTORS_MIB=0 "$bin" bench train --device opencl --steps 20
+        run train 120 env ARMMT_OPENCL_STAGED_WRITES=0 "$bin" bench train --device opencl --steps 20
         run train 120 python3 scripts/torch_armmt.py --bench --device cuda --tf32 off --steps 20
         run train 120 python3 scripts/torch_armmt.py --bench --device cuda --tf32 on --steps 20
       done

@@ -195,6 +195,7 @@ final class CLIErrorTests: XCTestCase {
         guard !OpenCLInventory.shared.devices.isEmpty else { throw XCTSkip("no OpenCL device") }
         for (name, value, part) in [("ARMMT_OPENCL_GEMM_SPLIT", "many", "not a count of compute units"),
                                     ("ARMMT_OPENCL_ITEM_VECTORS_MIB", "half", "not a size in MiB"),
+                                    ("ARMMT_OPENCL_STAGED_WRITES", "yes", "not 0 (blocking writes) or 1"),
                                     ("ARMMT_OPENCL_GEMM", "64x64x16/4x4/1/0/4", "VW = 4 does not divide PAD = 1")] {
             let r = try CLIRunner.run(["selftest", "--device", "opencl", "--quick", "--op", "gemm"], environment: [name: value])
             XCTAssertEqual(r.status, 2, r.err)

@@ -8,32 +8,41 @@ import XCTest
 final class DeviceItemVectorsTests: XCTestCase {
     private let data = TinyModelData.shared
 
-    /// Budget 1 GiB unless given: CPU devices (PoCL) keep nothing by default.
-    private func openCL(budget: Int = 1 << 30) throws -> OpenCLBackend {
+    /// Budget 1 GiB unless given (CPU devices such as PoCL keep nothing by default), writes
+    /// blocking unless `staged` (`OpenCLUploadStaging`, a GPU's default).
+    private func openCL(budget: Int = 1 << 30, staged: Bool = false) throws -> OpenCLBackend {
         guard let info = OpenCLInventory.shared.devices.first else { throw XCTSkip("no OpenCL device") }
         var t = try DeviceTuning.forDevice(info, environment: [:])
         t.itemVectorBudgetBytes = budget
+        t.stagedWrites = staged
         return try OpenCLBackend(deviceIndex: 0, tuning: t)
     }
 
     /// 60 items × (D_t 6 + D_v 5) float32.
     private var tinyVectorBytes: Int { data.items.count * (data.items.textDim + data.items.imageDim) * 4 }
 
-    func testKeptVectorsGiveTheSameBitsAsTheHostGather() throws {
-        let kept = try openCL(), host = try openCL(budget: 0)
+    /// Kept vectors and staged writes, alone and together, against the host's gather with
+    /// blocking writes: the same loss and gradient bits, batch after batch.
+    func testKeptVectorsAndStagedWritesGiveTheSameBits() throws {
+        let host = try openCL(budget: 0)
+        let variants = [("kept", try openCL()), ("staged", try openCL(budget: 0, staged: true)),
+                        ("kept and staged", try openCL(staged: true))]
         for config in [TinyModelData.tinyConfig(), TinyModelData.tinyConfig(seed: 4).with { $0.gate = .vector }] {
-            let a = try ARMMTModel(config: config, schema: data.schema, backend: kept, maxBatch: 4)
             let b = try ARMMTModel(config: config, schema: data.schema, backend: host, maxBatch: 4)
-            for requests in [[0, 1, 2], [5]] {
+            let models = try variants.map { (name: $0.0, model: try ARMMTModel(config: config, schema: data.schema, backend: $0.1, maxBatch: 4)) }
+            for requests in [[0, 1, 2], [5], [3, 4, 6, 7]] {
                 let batch = try data.batch(requests)
-                let la = try a.computeGradients(batch, items: data.items)
                 let lb = try b.computeGradients(batch, items: data.items)
-                XCTAssertEqual(a.residentItemVectorBytes, tinyVectorBytes)
+                let gb = try ModelTestSupport.layerGradients(b)
                 XCTAssertNil(b.residentItemVectorBytes)
-                XCTAssertEqual([la.total, la.main, la.aux] + la.perTarget, [lb.total, lb.main, lb.aux] + lb.perTarget)
-                let ga = try ModelTestSupport.layerGradients(a), gb = try ModelTestSupport.layerGradients(b)
-                XCTAssertEqual(ga.map(\.name), gb.map(\.name))
-                for (x, y) in zip(ga, gb) { XCTAssertEqual(x.values, y.values, "\(x.name) gradient, requests \(requests)") }
+                for (name, a) in models {
+                    let la = try a.computeGradients(batch, items: data.items)
+                    XCTAssertEqual(a.residentItemVectorBytes, name == "staged" ? nil : tinyVectorBytes, name)
+                    XCTAssertEqual([la.total, la.main, la.aux] + la.perTarget, [lb.total, lb.main, lb.aux] + lb.perTarget, name)
+                    let ga = try ModelTestSupport.layerGradients(a)
+                    XCTAssertEqual(ga.map(\.name), gb.map(\.name))
+                    for (x, y) in zip(ga, gb) { XCTAssertEqual(x.values, y.values, "\(name): \(x.name) gradient, requests \(requests)") }
+                }
             }
         }
     }

@@ -52,6 +52,7 @@ final class TrainBenchTests: XCTestCase {
         for budget in [1 << 20, 0] {
             var t = try DeviceTuning.forDevice(info, environment: [:])
             t.itemVectorBudgetBytes = budget
+            t.stagedWrites = budget > 0
             results.append(try TrainBenchmark.run(tinyConfig(), backend: try OpenCLBackend(deviceIndex: 0, tuning: t)))
         }
         let (kept, host) = (results[0], results[1])
@@ -61,9 +62,11 @@ final class TrainBenchTests: XCTestCase {
         XCTAssertTrue(keptBytes > 0 && keptBytes < hostBytes, "\(keptBytes) bytes kept, \(hostBytes) on the host")
         XCTAssertGreaterThan(try XCTUnwrap(kept.hostWritesPerStep), 0)
         XCTAssertEqual(kept.finalLoss, host.finalLoss)
-        XCTAssertTrue(kept.lines.contains { $0.hasPrefix("host-to-device per step (median): ") && $0.hasSuffix("kept on the device (1.7 KiB)") },
-                      "\(kept.lines)")
-        XCTAssertTrue(host.lines.contains { $0.hasSuffix("item vectors gathered on the host") }, "\(host.lines)")
+        XCTAssertTrue(kept.lines.contains { $0.hasPrefix("host-to-device per step (median): ") && $0.contains(" staged writes, ")
+                                            && $0.hasSuffix("kept on the device (1.7 KiB)") }, "\(kept.lines)")
+        XCTAssertTrue(host.lines.contains { $0.contains(" blocking writes, ") && $0.hasSuffix("item vectors gathered on the host") },
+                      "\(host.lines)")
+        XCTAssertEqual([kept.stagedWrites, host.stagedWrites], [true, false])
         XCTAssertEqual(kept.lines.last?.hasPrefix("requests_per_s="), true)
         let object = try JSONSerialization.jsonObject(with: Data(try kept.json().utf8)) as? [String: Any]
         XCTAssertEqual(object?["item_vectors_on_device_bytes"] as? Int, 1760)

@@ -57,6 +57,8 @@ public struct TrainBenchResult: Codable, Sendable {
     /// tensors are host memory). Each write waits for the device's queue.
     public var hostWritesPerStep: Int?
     public var hostWriteBytesPerStep: Int?
+    /// Whether those writes were staged (`OpenCLUploadStaging`) or blocking; nil on the CPU backend.
+    public var stagedWrites: Bool?
     /// Bytes of the item table's vectors kept in device memory (`DeviceItemVectors`); nil when
     /// batches gather them on the host.
     public var itemVectorsOnDevice: Int?
@@ -71,6 +73,7 @@ public struct TrainBenchResult: Codable, Sendable {
         case medianStepMs = "median_step_ms", minStepMs = "min_step_ms", medianBatchMs = "median_batch_ms"
         case medianForwardBackwardMs = "median_forward_backward_ms", medianOptimizerMs = "median_optimizer_ms"
         case hostWritesPerStep = "host_writes_per_step", hostWriteBytesPerStep = "host_write_bytes_per_step"
+        case stagedWrites = "staged_writes"
         case itemVectorsOnDevice = "item_vectors_on_device_bytes"
         case finalLoss = "final_loss", requestsPerS = "requests_per_s"
     }
@@ -92,7 +95,8 @@ public struct TrainBenchResult: Codable, Sendable {
     private var transferLines: [String] {
         guard let writes = hostWritesPerStep, let bytes = hostWriteBytesPerStep else { return [] }
         let vectors = itemVectorsOnDevice.map { "kept on the device (\(formatBytes(UInt64($0))))" } ?? "gathered on the host"
-        return ["host-to-device per step (median): \(writes) writes, \(formatBytes(UInt64(bytes))); item vectors \(vectors)"]
+        let mode = stagedWrites == true ? "staged" : "blocking"
+        return ["host-to-device per step (median): \(writes) \(mode) writes, \(formatBytes(UInt64(bytes))); item vectors \(vectors)"]
     }
 
     /// One JSON object (keys sorted, snake case).
@@ -188,6 +192,7 @@ public enum TrainBenchmark {
                                 medianOptimizerMs: median(optimizerTimes),
                                 hostWritesPerStep: writeCounts.isEmpty ? nil : Int(median(writeCounts)),
                                 hostWriteBytesPerStep: writeBytes.isEmpty ? nil : Int(median(writeBytes)),
+                                stagedWrites: (backend as? OpenCLBackend)?.context.stagesWrites,
                                 itemVectorsOnDevice: model.residentItemVectorBytes, finalLoss: lastLoss,
                                 requestsPerS: Double(c.batchSize) / (step * 1e-3))
     }

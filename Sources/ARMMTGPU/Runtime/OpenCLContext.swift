@@ -14,6 +14,10 @@ public final class OpenCLContext {
     let onOclgrind: Bool
     /// What this context's live buffers hold; buffers keep it alive, so it may outlive the context.
     public let memory = OpenCLMemoryAccount()
+    /// Whether writes are copied into pinned staging and enqueued without waiting
+    /// (`OpenCLUploadStaging`); false makes every write blocking, from the caller's memory.
+    public var stagesWrites = true
+    private(set) var staging: OpenCLUploadStaging?
 
     public init(deviceIndex: Int, inventory: OpenCLInventory = .shared) throws {
         guard inventory.devices.indices.contains(deviceIndex) else {
@@ -38,6 +42,7 @@ public final class OpenCLContext {
 
     deinit {
         clFinish(queue)
+        staging = nil
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
     }
@@ -45,6 +50,18 @@ public final class OpenCLContext {
     /// Blocks until every enqueued command has completed.
     public func finish() throws {
         try clCheck(clFinish(queue), "waiting for the queue on \(info.name)")
+        queueDrained()
+    }
+
+    /// Every command enqueued so far has completed (after `finish` or a blocking read).
+    func queueDrained() { staging?.queueDrained() }
+
+    /// `source` copied into the upload staging, valid until the queue drains; nil when the write
+    /// should block on the caller's memory instead (staging off, or a write larger than it takes).
+    func staged(_ source: UnsafeRawBufferPointer) throws -> UnsafeRawPointer? {
+        guard stagesWrites else { return nil }
+        if staging == nil { staging = OpenCLUploadStaging(context: context, queue: queue) }
+        return try staging!.stage(source) { try finish() }
     }
 
     /// Allocates `byteCount` bytes of device memory (uninitialised).
@@ -98,12 +115,14 @@ public final class OpenCLBuffer {
         }
     }
 
-    /// Copies host bytes in. Blocking, so the host memory only has to live for the call.
+    /// Copies host bytes in; the host memory only has to live for the call. Enqueued without
+    /// waiting from a staged copy (`OpenCLUploadStaging`), or blocking when not staged.
     public func write(from source: UnsafeRawBufferPointer, offset: Int = 0) throws {
         guard source.count > 0 else { return }
         precondition(offset + source.count <= byteCount, "write past the end of a device buffer")
-        try clCheck(clEnqueueWriteBuffer(context.queue, mem, cl_bool(CL_TRUE), offset, source.count,
-                                         source.baseAddress, 0, nil, nil),
+        let staged = try context.staged(source)
+        try clCheck(clEnqueueWriteBuffer(context.queue, mem, cl_bool(staged == nil ? CL_TRUE : CL_FALSE), offset, source.count,
+                                         staged ?? source.baseAddress, 0, nil, nil),
                     "copying \(formatBytes(UInt64(source.count))) to \(context.info.name)")
         account.wrote(bytes: source.count)
     }
@@ -115,6 +134,7 @@ public final class OpenCLBuffer {
         try clCheck(clEnqueueReadBuffer(context.queue, mem, cl_bool(CL_TRUE), offset, destination.count,
                                         destination.baseAddress, 0, nil, nil),
                     "copying \(formatBytes(UInt64(destination.count))) from \(context.info.name)")
+        context.queueDrained()
     }
 
     /// Sets `byteCount` bytes from the start to repeated `value` (enqueued; the pattern is

@@ -34,6 +34,10 @@ public struct DeviceTuning: Sendable {
     /// `forDevice` sets a quarter of a GPU's global memory and 0 on a CPU device;
     /// `ARMMT_OPENCL_ITEM_VECTORS_MIB` overrides it (0 always gathers on the host).
     public var itemVectorBudgetBytes = 0
+    /// Whether host-to-device writes go through pinned staging without waiting for the queue
+    /// (`OpenCLUploadStaging`). `forDevice` turns it on for a GPU; `ARMMT_OPENCL_STAGED_WRITES`
+    /// (0 or 1) overrides it.
+    public var stagedWrites = false
 
     /// The defaults for a device. On a GPU the local tiles are padded by one float per row
     /// (an untransposed operand's loader otherwise stores a whole wavefront's values into one
@@ -45,6 +49,8 @@ public struct DeviceTuning: Sendable {
         // memory is the host's, where the host's gather and one write were faster than the
         // device's gather on PoCL (BENCHMARKS.md, "Item vectors on the device").
         t.itemVectorBudgetBytes = info.isGPU ? Int(clamping: info.globalMemoryBytes / 4) : 0
+        // Likewise a CPU device gains nothing from pinned staging, only a second copy.
+        t.stagedWrites = info.isGPU
         if !info.isGPU {
             // CPU OpenCL (PoCL) vectorises across work-items, and local memory is ordinary cache,
             // so padding buys nothing there. 8 x 8 outputs per work-item ran PoCL's GEMM rows
@@ -56,13 +62,23 @@ public struct DeviceTuning: Sendable {
 
     public static let gemmSplitVariable = "ARMMT_OPENCL_GEMM_SPLIT"
     public static let itemVectorsVariable = "ARMMT_OPENCL_ITEM_VECTORS_MIB"
+    public static let stagedWritesVariable = "ARMMT_OPENCL_STAGED_WRITES"
 
-    /// `forDevice`, then `ARMMT_OPENCL_GEMM`, `ARMMT_OPENCL_GEMM_SPLIT` and
-    /// `ARMMT_OPENCL_ITEM_VECTORS_MIB` from `environment` when set and not empty. A GEMM tiling
-    /// this device cannot run, the default's or the variable's, or a split or budget that is not
-    /// a count, is a usage error naming where it came from.
+    /// `forDevice`, then `ARMMT_OPENCL_GEMM`, `ARMMT_OPENCL_GEMM_SPLIT`,
+    /// `ARMMT_OPENCL_ITEM_VECTORS_MIB` and `ARMMT_OPENCL_STAGED_WRITES` from `environment` when set
+    /// and not empty. A GEMM tiling this device cannot run, the default's or the variable's, a
+    /// split or budget that is not a count, or staging that is not 0 or 1, is a usage error naming
+    /// where it came from.
     public static func forDevice(_ info: OpenCLDeviceInfo, environment: [String: String]) throws -> DeviceTuning {
         var t = forDevice(info)
+        if let text = environment[stagedWritesVariable], !text.isEmpty {
+            switch text.trimmingCharacters(in: .whitespaces) {
+            case "0": t.stagedWrites = false
+            case "1": t.stagedWrites = true
+            default:
+                throw EngineError.usage("\(stagedWritesVariable)=\"\(text)\": not 0 (blocking writes) or 1 (staged writes)")
+            }
+        }
         if let text = environment[itemVectorsVariable], !text.isEmpty {
             guard let mib = Int(text.trimmingCharacters(in: .whitespaces)), (0...(1 << 30)).contains(mib) else {
                 throw EngineError.usage("\(itemVectorsVariable)=\"\(text)\": not a size in MiB from 0 to 1073741824 "

@@ -26,6 +26,7 @@ public final class OpenCLBackend: Backend {
         } else {
             self.tuning = try DeviceTuning.forDevice(context.info, environment: ProcessInfo.processInfo.environment)
         }
+        context.stagesWrites = self.tuning.stagedWrites
         self.cache = cache
     }
 
