@@ -96,4 +96,29 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(said.contains { $0.contains("not valid") }, "\(said)")
         XCTAssertNoThrow(try Dataset(directory: third.directory))
     }
+
+    /// `train --device opencl` names where the item vectors live and how writes go, and the two
+    /// ways (kept and staged; host and blocking) write byte-identical checkpoints.
+    func testOpenCLTrainingNamesItsInputPathAndEitherPathGivesTheSameCheckpoint() throws {
+        guard !OpenCLInventory.shared.devices.isEmpty else { throw XCTSkip("no OpenCL device") }
+        let data = try TrainTestSupport.dataset()
+        let dir = try TrainTestSupport.runDirectory("cli-opencl-inputs")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/config-in.json"
+        try Data(#"{"model": {"width": 8, "heads": 2, "embedding_width": 3, "cafu_hidden": 6}, "train": {"learning_rate": 0.01}}"#.utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let ways = [("kept", ["ARMMT_OPENCL_ITEM_VECTORS_MIB": "1", "ARMMT_OPENCL_STAGED_WRITES": "1"],
+                     "item vectors kept on the device (2.5 KiB; budget 1.0 MiB, ARMMT_OPENCL_ITEM_VECTORS_MIB); staged writes, ARMMT_OPENCL_STAGED_WRITES"),
+                    ("host", ["ARMMT_OPENCL_ITEM_VECTORS_MIB": "0", "ARMMT_OPENCL_STAGED_WRITES": "0"],
+                     "item vectors gathered on the host for each batch (2.5 KiB; budget 0 B, ARMMT_OPENCL_ITEM_VECTORS_MIB); blocking writes, ARMMT_OPENCL_STAGED_WRITES")]
+        for (name, environment, line) in ways {
+            let t = try cli(["train", "--data", data.directory, "--config", config, "--out", dir + "/" + name, "--device", "opencl",
+                             "--epochs", "1", "--batch-size", "20", "--seed", "3"], environment: environment)
+            XCTAssertEqual(t.status, 0, t.err)
+            XCTAssertTrue(t.out.contains(line), "\(name): \(t.out)")
+        }
+        let kept = try Data(contentsOf: URL(fileURLWithPath: dir + "/kept/last.safetensors"))
+        let host = try Data(contentsOf: URL(fileURLWithPath: dir + "/host/last.safetensors"))
+        XCTAssertEqual(kept, host, "the checkpoints of the two input paths differ")
+    }
 }

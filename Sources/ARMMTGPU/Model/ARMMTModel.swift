@@ -20,6 +20,12 @@ public final class ARMMTModel: TrainableModel {
     /// (`DeviceItemVectors`); nil when that batch's vectors were gathered on the host.
     public var residentItemVectorBytes: Int? { inputs.residentVectors?.byteCount }
 
+    /// Where batches of `items` will get their text and image vectors, in words (nil: the model
+    /// reads neither).
+    public func itemVectorPlacement(_ items: ItemTable) -> String? {
+        shape.modalities.isEmpty ? nil : DeviceItemVectors.placement(items, shape.modalities, on: backend)
+    }
+
     let inputs: ModelInputs
     /// `[R]` ones: bias gradients and per-slot embedding sums are GEMMs against it.
     private let ones: Tensor

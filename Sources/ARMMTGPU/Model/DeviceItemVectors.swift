@@ -35,6 +35,14 @@ final class DeviceItemVectors {
         return true
     }
 
+    /// Where batches of `items` get their vectors on `be`, in words for a run's log.
+    static func placement(_ items: ItemTable, _ modalities: [Modality], on be: Backend) -> String {
+        let bytes = formatBytes(UInt64(byteCount(items, modalities)))
+        let budget = "budget \(formatBytes(UInt64(be.itemVectorBudgetBytes))), \(DeviceTuning.itemVectorsVariable)"
+        return fits(items, modalities, on: be) ? "item vectors kept on the device (\(bytes); \(budget))"
+                                                : "item vectors gathered on the host for each batch (\(bytes); \(budget))"
+    }
+
     init(_ be: Backend, items: ItemTable, modalities: [Modality], blockRows: Int = defaultBlockRows) throws {
         precondition(blockRows > 0, "blockRows must be positive")
         self.items = items

@@ -77,6 +77,11 @@ public enum TrainLauncher {
         options.log = log
         let trainer = try Trainer(config: plan.config, dataset: dataset, backend: backend, options: options)
         say("training \(plan.config.modelKind) on \(plan.dataDirectory) (\(trainer.trainSplit.count) requests, \(trainer.batchesPerEpoch) batches/epoch, \(trainer.totalSteps) steps) with \(backend.name); run directory \(plan.runDirectory)\(plan.resume ? ", resuming at step \(trainer.state.step)" : "")")
+        if let cl = backend as? OpenCLBackend {
+            let writes = cl.context.stagesWrites ? "staged writes" : "blocking writes"
+            let vectors = (trainer.model as? ARMMTModel)?.itemVectorPlacement(dataset.items).map { $0 + "; " } ?? ""
+            say("\(backend.name): \(vectors)\(writes), \(DeviceTuning.stagedWritesVariable)")
+        }
         let s = try trainer.run()
         var end = "done: step \(s.steps)/\(s.totalSteps)"
         if s.stoppedEarly { end += ", stopped early" }
