@@ -28,32 +28,47 @@ public enum OptimizerChecks {
     /// One AdamW step at `step` over `count` elements, optionally with a device clip scale.
     public static func adamW(count: Int, step: Int, weightDecay: Float = 0.01, scale: Float? = nil,
                              quick: Bool = false) -> EquivalenceCase {
-        let p = AdamWParameters(learningRate: 1e-3, weightDecay: weightDecay, step: step)
-        return EquivalenceCase(op: "adamw",
-                               shape: "n=\(count) t=\(step) wd=\(weightDecay)" + (scale.map { " scale=\($0)" } ?? ""),
-                               quick: quick) { backend in
-            var rng = SeededRandom(seed: UInt64(count * 13 + step))
-            let w0 = rng.floats(count), g = rng.floats(count)
-            // Moments as after earlier steps: m of gradient size, v ≥ 0 of squared-gradient size.
-            let m0 = rng.floats(count, -0.1, 0.1), v0 = rng.floats(count, 0, 0.01)
-            let tw = try backend.tensor(w0, shape: [count]), tg = try backend.tensor(g, shape: [count])
-            let tm = try backend.tensor(m0, shape: [count]), tv = try backend.tensor(v0, shape: [count])
-            let ts = try scale.map { try backend.tensor([$0], shape: [1]) }
-            try backend.adamW(p, parameter: tw, gradient: tg, m: tm, v: tv, gradientScale: ts)
-            let gotW = try backend.read(tw), gotM = try backend.read(tm), gotV = try backend.read(tv)
+        adamW(counts: [count], step: step, weightDecay: weightDecay, scale: scale, quick: quick)
+    }
 
-            var w = w0.map(Double.init), m = m0.map(Double.init), v = v0.map(Double.init)
-            let dg = g.map(Double.init)
-            w.withUnsafeMutableBufferPointer { pw in m.withUnsafeMutableBufferPointer { pm in v.withUnsafeMutableBufferPointer { pv in
-                dg.withUnsafeBufferPointer { pg in
-                    OptimizerReference.adamW(p, parameter: pw.baseAddress!, gradient: pg.baseAddress!, m: pm.baseAddress!,
-                                             v: pv.baseAddress!, count: count, gradientScale: Double(scale ?? 1))
-                }
-            } } }
-            let tol = Tolerance(reductionLength: 1)
-            return [Comparison.compare("parameter", actual: gotW, expected: w, tolerance: tol),
-                    Comparison.compare("m", actual: gotM, expected: m, tolerance: tol),
-                    Comparison.compare("v", actual: gotV, expected: v, tolerance: tol)]
+    /// One AdamW step over tensors of `counts` elements: one tensor through the single-tensor
+    /// call, several through the batched one (`adamW(_:tensors:gradientScale:)`).
+    public static func adamW(counts: [Int], step: Int, weightDecay: Float = 0.01, scale: Float? = nil,
+                             quick: Bool = false) -> EquivalenceCase {
+        let p = AdamWParameters(learningRate: 1e-3, weightDecay: weightDecay, step: step)
+        let size = counts.count == 1 ? "n=\(counts[0])" : "counts=\(counts)"
+        return EquivalenceCase(op: "adamw", shape: "\(size) t=\(step) wd=\(weightDecay)" + (scale.map { " scale=\($0)" } ?? ""),
+                               quick: quick) { backend in
+            var rng = SeededRandom(seed: UInt64(counts.reduce(step) { $0 &* 13 &+ $1 }))
+            let w0 = counts.map { rng.floats($0) }, g = counts.map { rng.floats($0) }
+            // Moments as after earlier steps: m of gradient size, v ≥ 0 of squared-gradient size.
+            let m0 = counts.map { rng.floats($0, -0.1, 0.1) }, v0 = counts.map { rng.floats($0, 0, 0.01) }
+            func upload(_ values: [[Float]]) throws -> [Tensor] { try values.map { try backend.tensor($0, shape: [$0.count]) } }
+            let tw = try upload(w0), tg = try upload(g), tm = try upload(m0), tv = try upload(v0)
+            let ts = try scale.map { try backend.tensor([$0], shape: [1]) }
+            if counts.count == 1 {
+                try backend.adamW(p, parameter: tw[0], gradient: tg[0], m: tm[0], v: tv[0], gradientScale: ts)
+            } else {
+                try backend.adamW(p, tensors: counts.indices.map { AdamWTensors(parameter: tw[$0], gradient: tg[$0], m: tm[$0], v: tv[$0]) },
+                                  gradientScale: ts)
+            }
+            var out: [Comparison] = []
+            for (i, count) in counts.enumerated() {
+                var w = w0[i].map(Double.init), m = m0[i].map(Double.init), v = v0[i].map(Double.init)
+                let dg = g[i].map(Double.init)
+                w.withUnsafeMutableBufferPointer { pw in m.withUnsafeMutableBufferPointer { pm in v.withUnsafeMutableBufferPointer { pv in
+                    dg.withUnsafeBufferPointer { pg in
+                        OptimizerReference.adamW(p, parameter: pw.baseAddress!, gradient: pg.baseAddress!, m: pm.baseAddress!,
+                                                 v: pv.baseAddress!, count: count, gradientScale: Double(scale ?? 1))
+                    }
+                } } }
+                let tol = Tolerance(reductionLength: 1)
+                let name = counts.count == 1 ? "" : " \(i)"
+                out += [Comparison.compare("parameter" + name, actual: try backend.read(tw[i]), expected: w, tolerance: tol),
+                        Comparison.compare("m" + name, actual: try backend.read(tm[i]), expected: m, tolerance: tol),
+                        Comparison.compare("v" + name, actual: try backend.read(tv[i]), expected: v, tolerance: tol)]
+            }
+            return out
         }
     }
 
@@ -71,6 +86,9 @@ public enum OptimizerChecks {
             adamW(count: 65, step: 2),
             adamW(count: 129, step: 1000, weightDecay: 0.1, scale: 0.5),
             adamW(count: 10_007, step: 10),
+            // More tensors than one launch of the OpenCL kernel takes (8), empty ones among them.
+            adamW(counts: [3, 0, 255, 256, 257, 1, 17, 0, 513, 64, 2, 1000, 9], step: 3, scale: 0.5, quick: true),
+            adamW(counts: [129, 65, 33, 17, 9, 5, 3, 2, 1], step: 1, weightDecay: 0),
         ]
     }
 }

@@ -29,6 +29,33 @@ public protocol OptimizerOps {
     /// `gradientScale`: float32 with one element (the clip scale from `gradientNorm`).
     func adamW(_ p: AdamWParameters, parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor,
                gradientScale: Tensor?) throws
+
+    /// `adamW` on every element of `tensors`, with one set of hyper-parameters and one scale:
+    /// the same bits as one call per tensor, in fewer launches where a backend can batch them.
+    func adamW(_ p: AdamWParameters, tensors: [AdamWTensors], gradientScale: Tensor?) throws
+}
+
+extension OptimizerOps {
+    public func adamW(_ p: AdamWParameters, tensors: [AdamWTensors], gradientScale: Tensor?) throws {
+        for t in tensors {
+            try adamW(p, parameter: t.parameter, gradient: t.gradient, m: t.m, v: t.v, gradientScale: gradientScale)
+        }
+    }
+}
+
+/// One parameter tensor's share of an AdamW step.
+public struct AdamWTensors {
+    public var parameter: Tensor
+    public var gradient: Tensor
+    public var m: Tensor
+    public var v: Tensor
+
+    public init(parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor) {
+        self.parameter = parameter
+        self.gradient = gradient
+        self.m = m
+        self.v = v
+    }
 }
 
 /// Hyper-parameters of one AdamW call; defaults are torch.optim.AdamW's.

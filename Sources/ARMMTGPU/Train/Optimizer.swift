@@ -69,10 +69,8 @@ public final class AdamWOptimizer {
         step += 1
         let p = AdamWParameters(learningRate: Float(lr), beta1: beta1, beta2: beta2, epsilon: epsilon,
                                 weightDecay: weightDecay, step: step)
-        for parameter in parameters {
-            try backend.adamW(p, parameter: parameter.value, gradient: parameter.grad, m: parameter.m, v: parameter.v,
-                              gradientScale: clipScale)
-        }
+        try backend.adamW(p, tensors: parameters.map { AdamWTensors(parameter: $0.value, gradient: $0.grad, m: $0.m, v: $0.v) },
+                          gradientScale: clipScale)
     }
 
     /// The first parameter whose gradient holds a NaN or ±Inf, with the element index and value

@@ -1,6 +1,10 @@
 import Kernels
 
 extension OpenCLBackend: OptimizerOps {
+    /// Tensors per launch of the optimizer kernels: their argument lists have 8 slots
+    /// (optimizer.cl). One launch per tensor was a third of a training step's launches.
+    static let tensorsPerLaunch = 8
+
     public func gradientNorm(_ tensors: [Tensor], maxNorm: Float, norm: Tensor, clipScale: Tensor) throws {
         try OptimizerValidation.gradientNorm(tensors, maxNorm: maxNorm, norm: norm, clipScale: clipScale)
         let buffers = try tensors.enumerated().map { try buffer($0.element, "gradient norm tensor \($0.offset)") }
@@ -10,13 +14,20 @@ extension OpenCLBackend: OptimizerOps {
         let groups = tensors.map { min(tuning.gradientNormGroups, ($0.count + wg - 1) / wg) }
         let slots = groups.reduce(0, +)
         // One slot per (tensor, group), summed by the final kernel in slot order.
-        let partials = try scratch("gradient norm partials", byteCount: slots * MemoryLayout<Float>.size)
+        let partials = try scratch("gradient norm partials", byteCount: max(slots, 1) * MemoryLayout<Float>.size)
         let partial = try kernel("optim_sumsq_partial", family: "optimizer", source: KernelSources.optimizer)
         var slot = 0
-        for (i, t) in tensors.enumerated() where groups[i] > 0 {
-            try partial.launch([.int(Int32(t.count)), .buffer(buffers[i]), .buffer(partials), .int(Int32(slot))],
-                               global: [groups[i] * wg], local: [wg])
-            slot += groups[i]
+        for batch in Self.launchBatches(groups) {
+            var args: [OpenCLKernel.Argument] = [.int(Int32(batch.count)), .int(Int32(slot))]
+            var first = 0
+            for k in 0..<Self.tensorsPerLaunch {
+                let i = k < batch.count ? batch[k] : batch[0]
+                args += [.buffer(buffers[i]), .int(Int32(tensors[i].count)), .int(Int32(first)), .int(Int32(groups[i]))]
+                if k < batch.count { first += groups[i] }
+            }
+            args.append(.buffer(partials))
+            try partial.launch(args, global: [first * wg], local: [wg])
+            slot += first
         }
         let final = try kernel("optim_norm_final", family: "optimizer", source: KernelSources.optimizer)
         try final.launch([.int(Int32(slots)), .buffer(partials), .float(maxNorm), .buffer(bn), .buffer(bs)],
@@ -25,19 +36,45 @@ extension OpenCLBackend: OptimizerOps {
 
     public func adamW(_ p: AdamWParameters, parameter: Tensor, gradient: Tensor, m: Tensor, v: Tensor,
                       gradientScale: Tensor?) throws {
-        try OptimizerValidation.adamW(p, parameter: parameter, gradient: gradient, m: m, v: v, gradientScale: gradientScale)
-        let bp = try buffer(parameter, "adamw parameter"), bg = try buffer(gradient, "adamw gradient")
-        let bm = try buffer(m, "adamw m"), bv = try buffer(v, "adamw v")
+        try adamW(p, tensors: [AdamWTensors(parameter: parameter, gradient: gradient, m: m, v: v)], gradientScale: gradientScale)
+    }
+
+    public func adamW(_ p: AdamWParameters, tensors: [AdamWTensors], gradientScale: Tensor?) throws {
+        for t in tensors {
+            try OptimizerValidation.adamW(p, parameter: t.parameter, gradient: t.gradient, m: t.m, v: t.v, gradientScale: gradientScale)
+        }
+        let buffers = try tensors.map {
+            [try buffer($0.parameter, "adamw parameter"), try buffer($0.gradient, "adamw gradient"),
+             try buffer($0.m, "adamw m"), try buffer($0.v, "adamw v")]
+        }
         let bscale = try gradientScale.map { try buffer($0, "adamw gradientScale") }
+        let wg = tuning.optimizerWorkGroup
+        let groups = tensors.map { ($0.parameter.count + wg - 1) / wg }
         let s = p.scalars
         let k = try kernel("optim_adamw", family: "optimizer", source: KernelSources.optimizer)
-        try k.launch([
-            .int(Int32(parameter.count)), .buffer(bp), .buffer(bg), .buffer(bm), .buffer(bv),
-            // Without a scale the kernel never reads it; the gradient stands in as a valid handle.
-            .buffer(bscale ?? bg), .int(bscale == nil ? 0 : 1),
-            .float(Float(s.decay)), .float(Float(s.stepSize)), .float(Float(s.biasCorrection2Sqrt)), .float(p.beta2),
-            .float(1 - p.beta1), .float(1 - p.beta2), .float(p.epsilon),
-        ], global: [parameter.count], local: [tuning.optimizerWorkGroup])
+        for batch in Self.launchBatches(groups) {
+            var args: [OpenCLKernel.Argument] = [.int(Int32(batch.count))]
+            var first = 0
+            for slot in 0..<Self.tensorsPerLaunch {
+                let i = slot < batch.count ? batch[slot] : batch[0]
+                args += buffers[i].map { .buffer($0) } + [.int(Int32(tensors[i].parameter.count)), .int(Int32(first))]
+                if slot < batch.count { first += groups[i] }
+            }
+            args += [
+                // Without a scale the kernel never reads it; a gradient stands in as a valid handle.
+                .buffer(bscale ?? buffers[batch[0]][1]), .int(bscale == nil ? 0 : 1),
+                .float(Float(s.decay)), .float(Float(s.stepSize)), .float(Float(s.biasCorrection2Sqrt)), .float(p.beta2),
+                .float(1 - p.beta1), .float(1 - p.beta2), .float(p.epsilon),
+            ]
+            try k.launch(args, global: [first * wg], local: [wg])
+        }
+    }
+
+    /// Consecutive runs of up to `tensorsPerLaunch` tensor indices, leaving out tensors with no
+    /// work-groups (empty tensors), and runs with none.
+    static func launchBatches(_ groups: [Int]) -> [[Int]] {
+        let busy = groups.indices.filter { groups[$0] > 0 }
+        return stride(from: 0, to: busy.count, by: tensorsPerLaunch).map { Array(busy[$0..<min($0 + tensorsPerLaunch, busy.count)]) }
     }
 
     /// A work-group size for the kernels that sum in a halving tree: a power of two the device runs.
