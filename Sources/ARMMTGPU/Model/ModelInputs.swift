@@ -156,8 +156,8 @@ final class ModelInputs {
         try gatherKeptVectors(be)
     }
 
-    /// The batch's item vectors from the device copy, enqueued after every write of `load`:
-    /// a write waits for the queue, and need not wait for these.
+    /// The batch's item vectors from the device copy, enqueued after every write of `load`: a
+    /// blocking write (CPU devices, or staging off) waits for the queue, and need not wait for these.
     private func gatherKeptVectors(_ be: Backend) throws {
         guard let kept = residentVectors else { return }
         let ids = uniqueIDTensor!.view([uniqueRows])

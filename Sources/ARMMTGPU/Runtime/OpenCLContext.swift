@@ -15,8 +15,9 @@ public final class OpenCLContext {
     /// What this context's live buffers hold; buffers keep it alive, so it may outlive the context.
     public let memory = OpenCLMemoryAccount()
     /// Whether writes are copied into pinned staging and enqueued without waiting
-    /// (`OpenCLUploadStaging`); false makes every write blocking, from the caller's memory.
-    public var stagesWrites = true
+    /// (`OpenCLUploadStaging`); false (the default, until a backend applies its tuning) makes
+    /// every write blocking, from the caller's memory.
+    public var stagesWrites = false
     private(set) var staging: OpenCLUploadStaging?
 
     public init(deviceIndex: Int, inventory: OpenCLInventory = .shared) throws {
@@ -170,7 +171,7 @@ public final class OpenCLMemoryAccount: @unchecked Sendable {
     public var liveBuffers: Int { lock.withLock { buffers } }
     /// The largest `liveBytes` so far.
     public var peakBytes: Int { lock.withLock { peak } }
-    /// Host-to-device writes so far, and their bytes: each one waits for the queue.
+    /// Host-to-device writes so far, and their bytes.
     public var hostWrites: (count: Int, bytes: Int) { lock.withLock { (writes, written) } }
 
     func wrote(bytes count: Int) {
