@@ -48,6 +48,8 @@ public enum KernelBenchmarks {
         public var heads = 4
         public var textDim = 384
         public var imageDim = 512
+        /// The default synthetic data set's item table (`SynthConfig.items`).
+        public var items = 20_000
         public init() {}
     }
 

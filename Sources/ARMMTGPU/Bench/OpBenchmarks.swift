@@ -25,8 +25,28 @@ enum OpBenchmarks {
             out += losses(lists: s.requests * f, k: s.candidates, tag: tag)
             out.append(broadcast(requests: s.requests * f, k: s.candidates, d: s.width, tag: tag))
         }
+        out += itemVectorGathers(items: s.items, textDim: s.textDim, imageDim: s.imageDim)
         out += optimizer(parameters: large ? 16 << 20 : 1 << 20, tag: large ? "16M params" : "1M params")
         return out
+    }
+
+    /// A default batch's distinct items (9,679 in a median `bench train` step) gathered from the
+    /// item table's vectors kept on the device (`DeviceItemVectors`): a GPU's step reads these
+    /// instead of receiving them from the host.
+    static func itemVectorGathers(items: Int, textDim: Int, imageDim: Int) -> [KernelBenchmark] {
+        let n = 9_679
+        var rng = SeededRandom(seed: 19)
+        var ids = Array(0..<Int32(items))
+        for i in stride(from: ids.count - 1, to: 0, by: -1) { ids.swapAt(i, rng.index(i + 1)) }
+        let indices = Array(ids.prefix(n))
+        return [("text", textDim), ("image", imageDim)].map { name, dim in
+            KernelBenchmark(op: "gather", shape: "n=\(n) dim=\(dim) table=\(items) item \(name) vectors", flops: 0,
+                            bytes: Double(4 * (2 * n * dim + n))) { b in
+                let table = try random(b, [items, dim], 1), idx = try b.tensor(int32: indices, shape: [n])
+                let out = try b.makeTensor([n, dim])
+                return { try b.embeddingGather(table: table, indices: idx, output: out) }
+            }
+        }
     }
 
     static func random(_ b: Backend, _ shape: [Int], _ seed: UInt64, _ lo: Double = -1, _ hi: Double = 1) throws -> Tensor {
