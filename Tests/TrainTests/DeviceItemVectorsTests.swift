@@ -79,6 +79,28 @@ final class DeviceItemVectorsTests: XCTestCase {
         XCTAssertNil(cpu.residentItemVectorBytes)
     }
 
+    /// The copy must leave the model half the device memory it has left, and each table must fit
+    /// one allocation: 60 × 6 text floats are 1,440 bytes, the two tables 2,640.
+    func testTheDeviceMustHoldTheCopyWithRoomToSpare() throws {
+        guard !OpenCLInventory.shared.devices.isEmpty else { throw XCTSkip("no OpenCL device") }
+        func backend(global: UInt64, maxAllocation: UInt64) throws -> OpenCLBackend {
+            var inventory = OpenCLInventory.shared
+            inventory.devices[0].globalMemoryBytes = global
+            inventory.devices[0].maxAllocationBytes = maxAllocation
+            var t = try DeviceTuning.forDevice(inventory.devices[0], environment: [:])
+            t.itemVectorBudgetBytes = 1 << 30
+            return try OpenCLBackend(deviceIndex: 0, tuning: t, inventory: inventory)
+        }
+        for (left, kept) in [(6_000, true), (5_000, false)] {
+            let be = try backend(global: 1 << 20, maxAllocation: 1 << 20)
+            let filler = try be.makeTensor([((1 << 20) - left) / 4])
+            XCTAssertEqual(DeviceItemVectors.fits(data.items, [.text, .image], on: be), kept, "\(left) bytes left")
+            _ = filler
+        }
+        XCTAssertFalse(DeviceItemVectors.fits(data.items, [.text, .image], on: try backend(global: 1 << 20, maxAllocation: 1_000)))
+        XCTAssertTrue(DeviceItemVectors.fits(data.items, [.text, .image], on: try backend(global: 1 << 20, maxAllocation: 1_440)))
+    }
+
     /// Blocks of 7 rows over 60 items: whole blocks and a partial last one.
     func testTheCopyHoldsTheTableWrittenInBlocks() throws {
         let all = (0..<Int32(data.items.count)).map { $0 }

@@ -22,15 +22,20 @@ final class DeviceItemVectors {
         modalities.reduce(0) { $0 + items.count * width(items, $1) * MemoryLayout<Float>.size }
     }
 
-    /// Whether `be` keeps the vectors: within its budget, each table within one allocation the
-    /// device allows, and indexable with the kernels' 32 bits.
+    /// Whether `be` keeps the vectors: within its budget and within half the device memory the
+    /// model has left (so a large model still trains, gathering on the host), each table within
+    /// one allocation the device allows, and indexable with the kernels' 32 bits.
     static func fits(_ items: ItemTable, _ modalities: [Modality], on be: Backend) -> Bool {
         let total = byteCount(items, modalities)
         guard total > 0, total <= be.itemVectorBudgetBytes else { return false }
         let largest = modalities.map { items.count * width(items, $0) }.max() ?? 0
         if largest >= Int(Int32.max) { return false }
-        if let cl = be as? OpenCLBackend, UInt64(largest * MemoryLayout<Float>.size) > cl.context.info.maxAllocationBytes {
-            return false
+        if let cl = be as? OpenCLBackend {
+            let info = cl.context.info, held = UInt64(cl.context.memory.liveBytes)
+            if UInt64(largest * MemoryLayout<Float>.size) > info.maxAllocationBytes { return false }
+            if info.globalMemoryBytes > 0 && UInt64(total) > (info.globalMemoryBytes - min(held, info.globalMemoryBytes)) / 2 {
+                return false
+            }
         }
         return true
     }
