@@ -41,7 +41,8 @@ final class TrainBenchTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(object?["requests_per_s"] as? Double), r.requestsPerS, accuracy: 1e-9 * r.requestsPerS)
         XCTAssertNotNil(object?["median_forward_backward_ms"])
         XCTAssertNil(r.hostWritesPerStep, "the CPU backend writes nothing to a device")
-        XCTAssertFalse(r.lines.contains { $0.hasPrefix("host-to-device") }, "\(r.lines)")
+        XCTAssertNil(r.kernelLaunchesPerStep)
+        XCTAssertFalse(r.lines.contains { $0.hasPrefix("device work per step") }, "\(r.lines)")
     }
 
     /// On OpenCL the report counts the host's writes per step; keeping the item vectors on the
@@ -62,9 +63,13 @@ final class TrainBenchTests: XCTestCase {
         XCTAssertTrue(keptBytes > 0 && keptBytes < hostBytes, "\(keptBytes) bytes kept, \(hostBytes) on the host")
         XCTAssertGreaterThan(try XCTUnwrap(kept.hostWritesPerStep), 0)
         XCTAssertEqual(kept.finalLoss, host.finalLoss)
-        XCTAssertTrue(kept.lines.contains { $0.hasPrefix("host-to-device per step (median): ") && $0.contains(" staged writes, ")
-                                            && $0.hasSuffix("kept on the device (1.7 KiB)") }, "\(kept.lines)")
-        XCTAssertTrue(host.lines.contains { $0.contains(" blocking writes, ") && $0.hasSuffix("item vectors gathered on the host") },
+        let launches = try XCTUnwrap(kept.kernelLaunchesPerStep)
+        XCTAssertGreaterThan(launches, 20)
+        XCTAssertEqual(host.kernelLaunchesPerStep, launches - 2, "the host gather saves the two gather launches")
+        XCTAssertTrue(kept.lines.contains { $0.hasPrefix("device work per step (medians): \(launches) kernel launches, ")
+                                            && $0.contains(" staged writes of ") && $0.hasSuffix("kept on the device (1.7 KiB)") },
+                      "\(kept.lines)")
+        XCTAssertTrue(host.lines.contains { $0.contains(" blocking writes of ") && $0.hasSuffix("item vectors gathered on the host") },
                       "\(host.lines)")
         XCTAssertEqual([kept.stagedWrites, host.stagedWrites], [true, false])
         XCTAssertEqual(kept.lines.last?.hasPrefix("requests_per_s="), true)

@@ -59,6 +59,8 @@ public struct TrainBenchResult: Codable, Sendable {
     public var hostWriteBytesPerStep: Int?
     /// Whether those writes were staged (`OpenCLUploadStaging`) or blocking; nil on the CPU backend.
     public var stagedWrites: Bool?
+    /// Kernels enqueued per step (median; nil on the CPU backend).
+    public var kernelLaunchesPerStep: Int?
     /// Bytes of the item table's vectors kept in device memory (`DeviceItemVectors`); nil when
     /// batches gather them on the host.
     public var itemVectorsOnDevice: Int?
@@ -73,7 +75,7 @@ public struct TrainBenchResult: Codable, Sendable {
         case medianStepMs = "median_step_ms", minStepMs = "min_step_ms", medianBatchMs = "median_batch_ms"
         case medianForwardBackwardMs = "median_forward_backward_ms", medianOptimizerMs = "median_optimizer_ms"
         case hostWritesPerStep = "host_writes_per_step", hostWriteBytesPerStep = "host_write_bytes_per_step"
-        case stagedWrites = "staged_writes"
+        case stagedWrites = "staged_writes", kernelLaunchesPerStep = "kernel_launches_per_step"
         case itemVectorsOnDevice = "item_vectors_on_device_bytes"
         case finalLoss = "final_loss", requestsPerS = "requests_per_s"
     }
@@ -96,7 +98,9 @@ public struct TrainBenchResult: Codable, Sendable {
         guard let writes = hostWritesPerStep, let bytes = hostWriteBytesPerStep else { return [] }
         let vectors = itemVectorsOnDevice.map { "kept on the device (\(formatBytes(UInt64($0))))" } ?? "gathered on the host"
         let mode = stagedWrites == true ? "staged" : "blocking"
-        return ["host-to-device per step (median): \(writes) \(mode) writes, \(formatBytes(UInt64(bytes))); item vectors \(vectors)"]
+        let launches = kernelLaunchesPerStep.map { "\($0) kernel launches, " } ?? ""
+        return ["device work per step (medians): \(launches)\(writes) \(mode) writes of \(formatBytes(UInt64(bytes))) from the host; "
+                + "item vectors \(vectors)"]
     }
 
     /// One JSON object (keys sorted, snake case).
@@ -140,7 +144,8 @@ public enum TrainBenchmark {
         var stepTimes: [Double] = [], batchTimes: [Double] = [], gradientTimes: [Double] = [], optimizerTimes: [Double] = []
         var lastLoss: Float = .nan
         let account = (backend as? OpenCLBackend)?.context.memory
-        var writeCounts: [Double] = [], writeBytes: [Double] = []
+        var writeCounts: [Double] = [], writeBytes: [Double] = [], launchCounts: [Double] = []
+        let context = (backend as? OpenCLBackend)?.context
         func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b - a) * 1e-6 }
         try backend.synchronize()
@@ -151,7 +156,7 @@ public enum TrainBenchmark {
             }
             let requests = Array(order[next..<(next + c.batchSize)])
             next += c.batchSize
-            let written = account?.hostWrites
+            let written = account?.hostWrites, launched = context?.kernelLaunches
             let t0 = now()
             try split.fill(&batch, requests: requests)
             let t1 = now()
@@ -174,6 +179,7 @@ public enum TrainBenchmark {
                     writeCounts.append(Double(after.count - written.count))
                     writeBytes.append(Double(after.bytes - written.bytes))
                 }
+                if let context, let launched { launchCounts.append(Double(context.kernelLaunches - launched)) }
                 lastLoss = loss.total
             }
             progress?(String(format: "step %d/%d%@: %.1f ms, loss %.4f", step + 1, total, step < c.warmup ? " (warm-up)" : "",
@@ -192,7 +198,8 @@ public enum TrainBenchmark {
                                 medianOptimizerMs: median(optimizerTimes),
                                 hostWritesPerStep: writeCounts.isEmpty ? nil : Int(median(writeCounts)),
                                 hostWriteBytesPerStep: writeBytes.isEmpty ? nil : Int(median(writeBytes)),
-                                stagedWrites: (backend as? OpenCLBackend)?.context.stagesWrites,
+                                stagedWrites: context?.stagesWrites,
+                                kernelLaunchesPerStep: launchCounts.isEmpty ? nil : Int(median(launchCounts)),
                                 itemVectorsOnDevice: model.residentItemVectorBytes, finalLoss: lastLoss,
                                 requestsPerS: Double(c.batchSize) / (step * 1e-3))
     }

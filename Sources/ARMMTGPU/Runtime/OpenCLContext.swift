@@ -19,6 +19,8 @@ public final class OpenCLContext {
     /// every write blocking, from the caller's memory.
     public var stagesWrites = false
     private(set) var staging: OpenCLUploadStaging?
+    /// Kernels enqueued so far (each costs the host a launch, whatever its size).
+    public internal(set) var kernelLaunches = 0
 
     public init(deviceIndex: Int, inventory: OpenCLInventory = .shared) throws {
         guard inventory.devices.indices.contains(deviceIndex) else {

@@ -164,6 +164,7 @@ public final class OpenCLKernel {
             for d in globalSize.indices { globalSize[d] = (globalSize[d] + local[d] - 1) / local[d] * local[d] }
         }
         if globalSize.contains(0) { return }
+        context.kernelLaunches += 1
         let status: cl_int
         if var localSize = local {
             status = clEnqueueNDRangeKernel(context.queue, kernel, cl_uint(globalSize.count), nil, &globalSize, &localSize, 0, nil, nil)
