@@ -5,14 +5,22 @@ import XCTest
 /// The optimizer kernels take up to 8 tensors per launch: batching changes no bits, and the
 /// host's batches skip empty tensors.
 final class OptimizerBatchingTests: XCTestCase {
-    func testBatchesSkipEmptyTensorsAndHoldAtMostEight() {
-        XCTAssertEqual(OpenCLBackend.launchBatches([]), [])
-        XCTAssertEqual(OpenCLBackend.launchBatches([0, 0]), [])
-        XCTAssertEqual(OpenCLBackend.launchBatches([2, 0, 1]), [[0, 2]])
+    func testLaunchesSkipEmptyTensorsAndHoldAtMostEight() {
+        XCTAssertTrue(OpenCLBackend.launches([]).isEmpty)
+        XCTAssertTrue(OpenCLBackend.launches([0, 0]).isEmpty)
+        let one = OpenCLBackend.launches([2, 0, 1])
+        XCTAssertEqual(one.count, 1)
+        XCTAssertEqual(one[0].count, 2)
+        XCTAssertEqual(one[0].groups, 3)
+        XCTAssertEqual(one[0].slots.map(\.tensor), [0, 2, 0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(one[0].slots.map(\.first), [0, 2, 3, 3, 3, 3, 3, 3])
         let groups = (0..<20).map { $0 % 5 == 1 ? 0 : $0 + 1 }
-        let batches = OpenCLBackend.launchBatches(groups)
-        XCTAssertEqual(batches.map(\.count), [8, 8])
-        XCTAssertEqual(batches.joined().map { $0 }, groups.indices.filter { groups[$0] > 0 })
+        let launches = OpenCLBackend.launches(groups)
+        XCTAssertEqual(launches.map(\.count), [8, 8])
+        XCTAssertEqual(launches.flatMap { $0.slots.prefix($0.count).map(\.tensor) }, groups.indices.filter { groups[$0] > 0 })
+        for l in launches {
+            XCTAssertEqual(l.groups, l.slots.prefix(l.count).reduce(0) { $0 + groups[$1.tensor] })
+        }
     }
 
     /// 19 tensors through one batched call against one call per tensor, two steps, with a clip

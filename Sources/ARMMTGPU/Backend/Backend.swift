@@ -74,6 +74,11 @@ public enum Check {
         }
     }
 
+    /// A write of `count` values fills all of `t`.
+    public static func wholeWrite(_ count: Int, _ t: Tensor) throws {
+        guard count == t.count else { throw EngineError.usage("write: \(count) values into a tensor of \(t.count)") }
+    }
+
     /// Elements `offset ..< offset + count` lie within `t`.
     public static func range(_ offset: Int, _ count: Int, in t: Tensor, _ role: String) throws {
         guard offset >= 0, count >= 0, offset + count <= t.count else {

@@ -143,9 +143,8 @@ public enum TrainBenchmark {
         var batch = split.emptyBatch()
         var stepTimes: [Double] = [], batchTimes: [Double] = [], gradientTimes: [Double] = [], optimizerTimes: [Double] = []
         var lastLoss: Float = .nan
-        let account = (backend as? OpenCLBackend)?.context.memory
+        let context = (backend as? OpenCLBackend)?.context, account = context?.memory
         var writeCounts: [Double] = [], writeBytes: [Double] = [], launchCounts: [Double] = []
-        let context = (backend as? OpenCLBackend)?.context
         func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b - a) * 1e-6 }
         try backend.synchronize()

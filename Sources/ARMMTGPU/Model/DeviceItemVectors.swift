@@ -2,8 +2,9 @@
 /// gathers its distinct items there (one `embeddingGather` per modality) and uploads only their
 /// ids.
 ///
-/// Why: the default batch (256 requests, K = 32, L = 50) names about 9,700 distinct items,
-/// whose vectors at D_t = 384 and D_v = 512 are about 35 MB. Gathered on the host and written,
+/// Why: the default batch (256 requests, K = 32, L = 50) names about 9,700 distinct items
+/// (9,679 in the median step of `bench train`, BENCHMARKS.md), whose vectors at D_t = 384 and
+/// D_v = 512 are about 35 MB. Gathered on the host and written,
 /// they cost the host milliseconds and the bus 35 MB every step while a GPU waits for its
 /// inputs. The copy here is made once per item table. The gather copies values exactly, so a
 /// step computes the same bits either way.
@@ -19,7 +20,7 @@ final class DeviceItemVectors {
 
     /// Float32 bytes of the vectors of `modalities`.
     static func byteCount(_ items: ItemTable, _ modalities: [Modality]) -> Int {
-        modalities.reduce(0) { $0 + items.count * width(items, $1) * MemoryLayout<Float>.size }
+        modalities.reduce(0) { $0 + items.count * items.dim($1) * MemoryLayout<Float>.size }
     }
 
     /// Whether `be` keeps the vectors: within its budget and within half the device memory the
@@ -28,7 +29,7 @@ final class DeviceItemVectors {
     static func fits(_ items: ItemTable, _ modalities: [Modality], on be: Backend) -> Bool {
         let total = byteCount(items, modalities)
         guard total > 0, total <= be.itemVectorBudgetBytes else { return false }
-        let largest = modalities.map { items.count * width(items, $0) }.max() ?? 0
+        let largest = modalities.map { items.count * items.dim($0) }.max() ?? 0
         if largest >= Int(Int32.max) { return false }
         if let cl = be as? OpenCLBackend {
             let info = cl.context.info, held = UInt64(cl.context.memory.liveBytes)
@@ -53,7 +54,7 @@ final class DeviceItemVectors {
         self.items = items
         var tables: [Modality: Tensor] = [:]
         for mod in modalities {
-            let width = Self.width(items, mod)
+            let width = items.dim(mod)
             let table = try be.makeTensor([items.count, width])
             var ids = [Int32](repeating: 0, count: blockRows)
             var block = [Float](repeating: 0, count: blockRows * width)
@@ -62,9 +63,8 @@ final class DeviceItemVectors {
                 let rows = min(blockRows, items.count - start)
                 for r in 0..<rows { ids[r] = Int32(start + r) }
                 ids.withUnsafeBufferPointer { all in
-                    let i = UnsafeBufferPointer(rebasing: all[0..<rows])
-                    block.withUnsafeMutableBufferPointer { b in
-                        if mod == .text { items.gatherText(i, into: b.baseAddress!) } else { items.gatherImage(i, into: b.baseAddress!) }
+                    block.withUnsafeMutableBufferPointer {
+                        items.gatherVectors(mod, UnsafeBufferPointer(rebasing: all[0..<rows]), into: $0.baseAddress!)
                     }
                 }
                 try be.write(rows == blockRows ? block : Array(block[0..<(rows * width)]), to: table,
@@ -76,8 +76,14 @@ final class DeviceItemVectors {
         self.tables = tables
         byteCount = Self.byteCount(items, modalities)
     }
+}
 
-    private static func width(_ items: ItemTable, _ mod: Modality) -> Int {
-        mod == .text ? items.textDim : items.imageDim
+extension ItemTable {
+    /// D_t or D_v.
+    func dim(_ mod: Modality) -> Int { mod == .text ? textDim : imageDim }
+
+    /// The text or image vectors of `items` into `out` `[n, dim(mod)]`; padding rows are zeros.
+    func gatherVectors(_ mod: Modality, _ items: UnsafeBufferPointer<Int32>, into out: UnsafeMutablePointer<Float>) {
+        if mod == .text { gatherText(items, into: out) } else { gatherImage(items, into: out) }
     }
 }

@@ -195,8 +195,7 @@ final class ModelInputs {
             func gather(into out: UnsafeMutablePointer<Float>) {
                 if u == 0 { out.update(repeating: 0, count: width); return }
                 uniqueIDs.withUnsafeBufferPointer { all in
-                    let ids = UnsafeBufferPointer(rebasing: all[0..<u])
-                    if mod == .text { items.gatherText(ids, into: out) } else { items.gatherImage(ids, into: out) }
+                    items.gatherVectors(mod, UnsafeBufferPointer(rebasing: all[0..<u]), into: out)
                 }
             }
             // The CPU backend's tensor is gathered into directly; other devices get one write.

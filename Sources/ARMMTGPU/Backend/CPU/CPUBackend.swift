@@ -41,16 +41,14 @@ public final class CPUBackend: Backend {
     }
 
     public func write(_ values: [Float], to tensor: Tensor) throws {
-        let p = try host(tensor, "write")
-        guard values.count == tensor.count else {
-            throw EngineError.usage("write: \(values.count) values into a tensor of \(tensor.count)")
-        }
-        values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
+        try Check.wholeWrite(values.count, tensor)
+        try write(values, to: tensor, elementOffset: 0)
     }
 
     public func write(_ values: [Float], to tensor: Tensor, elementOffset: Int) throws {
         let p = try host(tensor, "write")
         try Check.range(elementOffset, values.count, in: tensor, "write")
+        guard !values.isEmpty else { return }
         values.withUnsafeBufferPointer { (p + elementOffset).update(from: $0.baseAddress!, count: values.count) }
     }
 
@@ -61,9 +59,7 @@ public final class CPUBackend: Backend {
 
     public func writeInt32(_ values: [Int32], to tensor: Tensor) throws {
         let p = try hostInt32(tensor, "write")
-        guard values.count == tensor.count else {
-            throw EngineError.usage("write: \(values.count) values into a tensor of \(tensor.count)")
-        }
+        try Check.wholeWrite(values.count, tensor)
         values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
     }
 

@@ -79,18 +79,12 @@ public struct DeviceTuning: Sendable {
                 throw EngineError.usage("\(stagedWritesVariable)=\"\(text)\": not 0 (blocking writes) or 1 (staged writes)")
             }
         }
-        if let text = environment[itemVectorsVariable], !text.isEmpty {
-            guard let mib = Int(text.trimmingCharacters(in: .whitespaces)), (0...(1 << 30)).contains(mib) else {
-                throw EngineError.usage("\(itemVectorsVariable)=\"\(text)\": not a size in MiB from 0 to 1073741824 "
-                                        + "(0 gathers item vectors on the host)")
-            }
+        if let mib = try count(environment, itemVectorsVariable, 0...(1 << 30),
+                               "a size in MiB", zero: "gathers item vectors on the host") {
             t.itemVectorBudgetBytes = mib << 20
         }
-        if let text = environment[gemmSplitVariable], !text.isEmpty {
-            guard let units = Int(text.trimmingCharacters(in: .whitespaces)), (0...65536).contains(units) else {
-                throw EngineError.usage("\(gemmSplitVariable)=\"\(text)\": not a count of compute units from 0 to 65536 "
-                                        + "(0 never splits a GEMM over k)")
-            }
+        if let units = try count(environment, gemmSplitVariable, 0...65536,
+                                 "a count of compute units", zero: "never splits a GEMM over k") {
             t.gemmSplitUnits = units
         }
         let name = GemmTiling.environmentVariable
@@ -101,6 +95,17 @@ public struct DeviceTuning: Sendable {
             try t.gemm.validate(for: info, source: "the default", hint: "; set \(name) (README, \"OpenCL GEMM tiling\")")
         }
         return t
+    }
+
+    /// The whole number in `environment[name]` (nil when unset or empty); anything outside
+    /// `range` is a usage error naming the variable, what it holds, and what 0 does.
+    private static func count(_ environment: [String: String], _ name: String, _ range: ClosedRange<Int>,
+                              _ what: String, zero: String) throws -> Int? {
+        guard let text = environment[name], !text.isEmpty else { return nil }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw EngineError.usage("\(name)=\"\(text)\": not \(what) from \(range.lowerBound) to \(range.upperBound) (0 \(zero))")
+        }
+        return value
     }
 
     /// The preamble: element type, device flags, tunables.

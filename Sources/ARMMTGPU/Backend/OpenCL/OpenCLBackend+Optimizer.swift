@@ -17,17 +17,14 @@ extension OpenCLBackend: OptimizerOps {
         let partials = try scratch("gradient norm partials", byteCount: max(slots, 1) * MemoryLayout<Float>.size)
         let partial = try kernel("optim_sumsq_partial", family: "optimizer", source: KernelSources.optimizer)
         var slot = 0
-        for batch in Self.launchBatches(groups) {
-            var args: [OpenCLKernel.Argument] = [.int(Int32(batch.count)), .int(Int32(slot))]
-            var first = 0
-            for k in 0..<Self.tensorsPerLaunch {
-                let i = k < batch.count ? batch[k] : batch[0]
+        for launch in Self.launches(groups) {
+            var args: [OpenCLKernel.Argument] = [.int(Int32(launch.count)), .int(Int32(slot))]
+            for (i, first) in launch.slots {
                 args += [.buffer(buffers[i]), .int(Int32(tensors[i].count)), .int(Int32(first)), .int(Int32(groups[i]))]
-                if k < batch.count { first += groups[i] }
             }
             args.append(.buffer(partials))
-            try partial.launch(args, global: [first * wg], local: [wg])
-            slot += first
+            try partial.launch(args, global: [launch.groups * wg], local: [wg])
+            slot += launch.groups
         }
         let final = try kernel("optim_norm_final", family: "optimizer", source: KernelSources.optimizer)
         try final.launch([.int(Int32(slots)), .buffer(partials), .float(maxNorm), .buffer(bn), .buffer(bs)],
@@ -52,29 +49,44 @@ extension OpenCLBackend: OptimizerOps {
         let groups = tensors.map { ($0.parameter.count + wg - 1) / wg }
         let s = p.scalars
         let k = try kernel("optim_adamw", family: "optimizer", source: KernelSources.optimizer)
-        for batch in Self.launchBatches(groups) {
-            var args: [OpenCLKernel.Argument] = [.int(Int32(batch.count))]
-            var first = 0
-            for slot in 0..<Self.tensorsPerLaunch {
-                let i = slot < batch.count ? batch[slot] : batch[0]
+        for launch in Self.launches(groups) {
+            var args: [OpenCLKernel.Argument] = [.int(Int32(launch.count))]
+            for (i, first) in launch.slots {
                 args += buffers[i].map { .buffer($0) } + [.int(Int32(tensors[i].parameter.count)), .int(Int32(first))]
-                if slot < batch.count { first += groups[i] }
             }
             args += [
                 // Without a scale the kernel never reads it; a gradient stands in as a valid handle.
-                .buffer(bscale ?? buffers[batch[0]][1]), .int(bscale == nil ? 0 : 1),
+                .buffer(bscale ?? buffers[launch.slots[0].tensor][1]), .int(bscale == nil ? 0 : 1),
                 .float(Float(s.decay)), .float(Float(s.stepSize)), .float(Float(s.biasCorrection2Sqrt)), .float(p.beta2),
                 .float(1 - p.beta1), .float(1 - p.beta2), .float(p.epsilon),
             ]
-            try k.launch(args, global: [first * wg], local: [wg])
+            try k.launch(args, global: [launch.groups * wg], local: [wg])
         }
     }
 
-    /// Consecutive runs of up to `tensorsPerLaunch` tensor indices, leaving out tensors with no
-    /// work-groups (empty tensors), and runs with none.
-    static func launchBatches(_ groups: [Int]) -> [[Int]] {
+    /// One launch of an optimizer kernel: `count` tensors in its `tensorsPerLaunch` slots, each
+    /// slot a tensor index and that tensor's first work-group (the unused slots repeat the first
+    /// tensor, starting past the last group), and the launch's work-groups in all.
+    struct OptimizerLaunch {
+        var count: Int
+        var slots: [(tensor: Int, first: Int)]
+        var groups: Int
+    }
+
+    /// The launches for tensors of `groups` work-groups each: consecutive runs of up to
+    /// `tensorsPerLaunch` tensors in order, leaving out tensors with no work-groups (empty ones).
+    static func launches(_ groups: [Int]) -> [OptimizerLaunch] {
         let busy = groups.indices.filter { groups[$0] > 0 }
-        return stride(from: 0, to: busy.count, by: tensorsPerLaunch).map { Array(busy[$0..<min($0 + tensorsPerLaunch, busy.count)]) }
+        return stride(from: 0, to: busy.count, by: tensorsPerLaunch).map { start in
+            let run = busy[start..<min(start + tensorsPerLaunch, busy.count)]
+            var slots: [(tensor: Int, first: Int)] = [], first = 0
+            for i in run {
+                slots.append((i, first))
+                first += groups[i]
+            }
+            slots += Array(repeating: (run.first!, first), count: tensorsPerLaunch - run.count)
+            return OptimizerLaunch(count: run.count, slots: slots, groups: first)
+        }
     }
 
     /// A work-group size for the kernels that sum in a halving tree: a power of two the device runs.

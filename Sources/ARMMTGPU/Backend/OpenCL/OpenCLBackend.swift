@@ -82,11 +82,8 @@ public final class OpenCLBackend: Backend {
     }
 
     public func write(_ values: [Float], to tensor: Tensor) throws {
-        let b = try buffer(tensor, "write")
-        guard values.count == tensor.count else {
-            throw EngineError.usage("write: \(values.count) values into a tensor of \(tensor.count)")
-        }
-        try values.withUnsafeBytes { try b.write(from: $0) }
+        try Check.wholeWrite(values.count, tensor)
+        try write(values, to: tensor, elementOffset: 0)
     }
 
     public func write(_ values: [Float], to tensor: Tensor, elementOffset: Int) throws {
@@ -104,9 +101,7 @@ public final class OpenCLBackend: Backend {
 
     public func writeInt32(_ values: [Int32], to tensor: Tensor) throws {
         let b = try buffer(tensor, "write", dtype: .int32)
-        guard values.count == tensor.count else {
-            throw EngineError.usage("write: \(values.count) values into a tensor of \(tensor.count)")
-        }
+        try Check.wholeWrite(values.count, tensor)
         try values.withUnsafeBytes { try b.write(from: $0) }
     }
 
